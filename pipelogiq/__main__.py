@@ -1,0 +1,3 @@
+from pipelogiq.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""`Engine`: the actor tree of one process and the operations the HTTP layer asks of it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import trio
+
+from pipelogiq.actors.handler_queue import HandlerQueueActor
+from pipelogiq.actors.hub import Hub
+from pipelogiq.actors.messages import Kick, Pull, Seen
+from pipelogiq.actors.pipeline import PipelineActor
+from pipelogiq.actors.registry import Registry
+from pipelogiq.actors.watchdog import Watchdog
+from pipelogiq.actors.worker_session import WorkerSessionActor
+from pipelogiq.broker.base import Broker, queue_name
+from pipelogiq.clock import Clock
+from pipelogiq.config import Settings
+from pipelogiq.domain import Delivered, JobResult
+from pipelogiq.store.base import AckOutcome, Reclaimed
+from pipelogiq.store.sqlite import SqliteStore
+
+log = logging.getLogger("pipelogiq.engine")
+
+
+class Engine:
+    def __init__(
+        self, store: SqliteStore, broker: Broker, hub: Hub, clock: Clock, settings: Settings
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.hub = hub
+        self.clock = clock
+        self.settings = settings
+        self.watchdog = Watchdog(self)
+        self.pipelines: Registry[int, Kick]
+        self.queues: Registry[tuple[int, str], Pull]
+        self.workers: Registry[str, Seen]
+
+    async def run(self, *, task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED) -> None:
+        """Owns every actor of this process. `started()` reports the engine once recovery
+        has re-published what a previous run left `Pending`. Ends when cancelled."""
+        async with trio.open_nursery() as nursery:
+            self.pipelines = Registry(
+                "pipeline", lambda k, inbox: PipelineActor(k, inbox, self).run(), nursery)
+            self.queues = Registry(
+                "queue", lambda k, inbox: HandlerQueueActor(k, inbox, self).run(), nursery)
+            self.workers = Registry(
+                "worker", lambda k, inbox: WorkerSessionActor(k, inbox, self).run(), nursery)
+            await self.recover()
+            await nursery.start(self.watchdog.run)
+            task_status.started(self)
+
+    # -- recovery and sweeps --------------------------------------------------------------
+    async def recover(self) -> None:
+        """After a restart: jobs of `Pending` stages go back on their queues (the in-process
+        broker starts empty), idle pipelines are re-evaluated, live workers are watched
+        again. `Running` stages keep their leases; the watchdog reclaims them if they lapse."""
+        pending = await self.store.pending_jobs()
+        await self.broker.publish(pending)
+        for worker_id, _ in await self.store.live_workers():
+            self.workers.offer(worker_id, Seen(0.0))
+        await self.sweep()
+        log.info("recovery: %d pending job(s) re-published", len(pending))
+
+    async def sweep(self) -> None:
+        for pid in await self.store.idle_active_pipeline_ids():
+            if pid not in self.pipelines:
+                self.pipelines.offer(pid, Kick())
+
+    # -- notifications --------------------------------------------------------------------
+    def queue_name(self, application_id: int, handler: str) -> str:
+        s = self.settings
+        return queue_name(s.rabbit_name_prefix, s.app_id, application_id, handler)
+
+    def kick(self, pipeline_id: int) -> None:
+        self.pipelines.offer(pipeline_id, Kick())
+
+    def changed(self, pipeline_id: int) -> None:
+        self.hub.pipeline_changed(pipeline_id)
+
+    def delivered(self, jobs: Sequence[Delivered]) -> None:
+        self.watchdog.note_deadline(min(d.lease_until for d in jobs))
+        for d in jobs:
+            self.changed(d.payload["pipelineId"])
+
+    def worker_seen(self, worker_id: str) -> None:
+        self.workers.offer(worker_id, Seen(self.clock.now()))
+
+    async def apply_reclaimed(self, rec: Reclaimed) -> None:
+        if rec.jobs:
+            await self.broker.publish(rec.jobs)
+        for pid in rec.pipeline_ids:
+            self.kick(pid)
+            self.changed(pid)
+
+    async def worker_lost(self, worker_id: str, reason: str) -> None:
+        rec = await self.store.reclaim_worker(worker_id, self.settings.max_redeliveries, reason)
+        await self.apply_reclaimed(rec)
+
+    # -- the job path ---------------------------------------------------------------------
+    async def pull(
+        self, application_id: int, handler: str, max_jobs: int, wait: float,
+        worker_id: str | None,
+    ) -> list[Delivered]:
+        """Long poll: jobs as soon as one is ready, or [] when `wait` seconds pass."""
+        send, recv = trio.open_memory_channel[list[Delivered]](1)
+        waiter = Pull(max_jobs, trio.current_time() + wait, worker_id, send)
+        async with recv:
+            try:
+                await self.queues.send((application_id, handler), waiter)
+                return await recv.receive()
+            except trio.Cancelled:
+                waiter.gone = True
+                await self._return_unreceived(recv)
+                raise
+
+    async def _return_unreceived(self, recv: trio.MemoryReceiveChannel[list[Delivered]]) -> None:
+        try:
+            jobs = recv.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return
+        with trio.CancelScope(shield=True):
+            self.broker.give_back(await self.store.return_leases([d.token for d in jobs]))
+
+    async def ack(self, application_id: int, token: str, result: JobResult) -> AckOutcome:
+        outcome = await self.store.ack(application_id, token, result)
+        self._settled(outcome)
+        return outcome
+
+    async def requeue(self, application_id: int, token: str) -> AckOutcome:
+        outcome = await self.store.requeue(application_id, token, self.settings.max_redeliveries)
+        if outcome.republish is not None:
+            await self.broker.publish([outcome.republish])
+        self._settled(outcome)
+        return outcome
+
+    def _settled(self, outcome: AckOutcome) -> None:
+        if outcome.kind == "applied" and outcome.pipeline_id is not None:
+            self.kick(outcome.pipeline_id)
+            self.changed(outcome.pipeline_id)
+
+    async def extend(self, application_id: int, token: str, seconds: float) -> float:
+        until = await self.store.extend(application_id, token, seconds)
+        self.watchdog.note_deadline(until)
+        return until
+
+    def stats(self) -> dict[str, Any]:
+        return {"pipelines": len(self.pipelines), "queues": len(self.queues),
+                "workers": len(self.workers)}

@@ -1,0 +1,123 @@
+"""`HandlerQueueActor`: one per (application, handler) with waiting pulls.
+
+Owns the FIFO of long-poll waiters. While a waiter is there it takes jobs from the broker,
+leases them in the store (`Pending → Running`, a conditional update that drops stale jobs)
+and hands them over; a waiter that left meanwhile gets nothing and the leases are returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+import trio
+
+from pipelogiq.actors.messages import Pull
+from pipelogiq.domain import Delivered
+
+if TYPE_CHECKING:
+    from pipelogiq.actors.engine import Engine
+
+log = logging.getLogger("pipelogiq.queue")
+
+IDLE_EXIT = 60.0  # no waiter for this long: the actor leaves; the next pull spawns it again
+
+
+class HandlerQueueActor:
+    def __init__(
+        self, key: tuple[int, str], inbox: trio.MemoryReceiveChannel[Pull], engine: Engine
+    ) -> None:
+        self.application_id, self.handler = key
+        self._inbox = inbox
+        self._engine = engine
+        self._waiters: deque[Pull] = deque()
+        self._changed = trio.Event()
+        self.queue = engine.queue_name(self.application_id, self.handler)
+
+    async def run(self) -> None:
+        """Reads waiters from the inbox while the delivery loop serves them.
+
+        Leaves after IDLE_EXIT without waiters, or when the inbox closes; waiters still
+        queued then are answered with no jobs.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._deliver_loop)
+                while True:
+                    with trio.move_on_after(IDLE_EXIT) as idle:
+                        try:
+                            pull = await self._inbox.receive()
+                        except trio.EndOfChannel:
+                            break
+                    if idle.cancelled_caught:
+                        if not self._waiters:
+                            break
+                        continue
+                    self._waiters.append(pull)
+                    self._changed.set()
+                nursery.cancel_scope.cancel()
+        finally:
+            for waiter in self._waiters:
+                self._answer(waiter, [])
+
+    def _answer(self, waiter: Pull, jobs: list[Delivered]) -> bool:
+        try:
+            waiter.reply.send_nowait(jobs)
+            return True
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
+            return False
+
+    def _expire(self) -> None:
+        now = trio.current_time()
+        live: deque[Pull] = deque()
+        for w in self._waiters:
+            if w.gone:
+                continue
+            if w.deadline <= now:
+                self._answer(w, [])
+            else:
+                live.append(w)
+        self._waiters = live
+
+    async def _wait_for_change(self) -> None:
+        """Until a job arrives, a waiter arrives, or the earliest waiter's deadline."""
+        self._changed = trio.Event()
+        deadline = min((w.deadline for w in self._waiters), default=trio.current_time() + 3600)
+        broker = self._engine.broker
+        with trio.move_on_at(deadline):
+            async with trio.open_nursery() as race:
+                async def job_ready() -> None:
+                    await broker.wait_ready(self.application_id, self.handler)
+                    race.cancel_scope.cancel()
+
+                async def waiter_added() -> None:
+                    await self._changed.wait()
+                    race.cancel_scope.cancel()
+
+                race.start_soon(job_ready)
+                race.start_soon(waiter_added)
+
+    async def _deliver_loop(self) -> None:
+        eng = self._engine
+        while True:
+            # Try first: a zero-wait pull must see a job that is already queued.
+            head = next((w for w in self._waiters if not w.gone), None)
+            jobs = eng.broker.take_nowait(self.application_id, self.handler,
+                                          head.max_jobs) if head else []
+            if not jobs:
+                self._expire()
+                await self._wait_for_change()
+                self._expire()
+                continue
+            assert head is not None
+            delivered = await eng.store.lease(jobs, self.queue, head.worker_id,
+                                              eng.settings.job_lease)
+            if not delivered:
+                continue  # every job was stale (its stage moved on): dropped
+            self._waiters.remove(head)
+            if head.gone or not self._answer(head, delivered):
+                back = await eng.store.return_leases([d.token for d in delivered])
+                eng.broker.give_back(back)
+                continue
+            eng.delivered(delivered)

@@ -1,0 +1,34 @@
+"""Messages between actors: frozen records, dispatched with `match`."""
+
+from __future__ import annotations
+
+import attrs
+import trio
+
+from pipelogiq.domain import Delivered
+
+
+@attrs.frozen
+class Kick:
+    """Re-evaluate from the store: something about this pipeline changed."""
+
+
+@attrs.frozen
+class Seen:
+    """A worker showed a sign of life at wall time `at`."""
+
+    at: float
+
+
+@attrs.define
+class Pull:
+    """A long-poll waiter. Answered exactly once, with jobs or with [] at its deadline.
+
+    `gone` is set by the caller when it leaves early, so the actor skips it.
+    """
+
+    max_jobs: int
+    deadline: float  # trio time
+    worker_id: str | None
+    reply: trio.MemorySendChannel[list[Delivered]]
+    gone: bool = False

@@ -1,0 +1,74 @@
+"""`PipelineActor`: one per active pipeline; owns its readiness, dispatch, retries, outcome."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from pipelogiq import statemachine as sm
+from pipelogiq.actors.messages import Kick
+from pipelogiq.domain import FINISHED_PIPELINE
+
+if TYPE_CHECKING:
+    from pipelogiq.actors.engine import Engine
+
+log = logging.getLogger("pipelogiq.pipeline")
+
+HIBERNATE_AFTER = 30.0  # an actor with nothing scheduled leaves; the next Kick rebuilds it
+
+
+class PipelineActor:
+    def __init__(self, pipeline_id: int, inbox: trio.MemoryReceiveChannel[Kick], engine: Engine):
+        self.pipeline_id = pipeline_id
+        self._inbox = inbox
+        self._engine = engine
+        self._hibernating = False
+
+    async def run(self) -> None:
+        """Evaluate the pipeline from the store on start and on every Kick.
+
+        Dispatches the ready stage, sleeps until a retry is due (a cancel-scope deadline),
+        records the outcome. Exits when the pipeline is finished, or hibernates when it
+        waits only on a worker; the registry spawns it again on the next Kick.
+        """
+        while True:
+            wake_at = await self.step()
+            if wake_at is None:
+                return
+            with trio.move_on_at(wake_at) as timer:
+                try:
+                    await self._inbox.receive()
+                except trio.EndOfChannel:
+                    return
+            if timer.cancelled_caught and self._hibernating:
+                return
+
+    async def step(self) -> float | None:
+        """One evaluation: returns the Trio time to wake up at, or None when done."""
+        eng = self._engine
+        status, stages = await eng.store.stage_states(self.pipeline_id)
+        if status is None or status in FINISHED_PIPELINE:
+            return None
+        plan = sm.plan(stages, eng.clock.now())
+        self._hibernating = False
+        match plan:
+            case sm.Dispatch(stage):
+                reason = "retry due" if stage.retries_used else "ready"
+                job = await eng.store.dispatch(stage.id, reason)
+                if job is not None:
+                    await eng.broker.publish([job])
+                    eng.changed(self.pipeline_id)
+                return await self.step()
+            case sm.WaitUntil(at):
+                return eng.clock.trio_deadline(at)
+            case sm.Busy():
+                self._hibernating = True
+                return trio.current_time() + HIBERNATE_AFTER
+            case sm.Finish(outcome, reason):
+                if await eng.store.finish_pipeline(self.pipeline_id, outcome, reason):
+                    log.info("pipeline %s %s: %s", self.pipeline_id, outcome, reason)
+                    eng.changed(self.pipeline_id)
+                return None
+        return None

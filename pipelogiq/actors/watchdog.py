@@ -1,0 +1,54 @@
+"""`Watchdog`: expired leases and `timeOut`s, stale `Pending` stages, and the safety sweep."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+if TYPE_CHECKING:
+    from pipelogiq.actors.engine import Engine
+
+log = logging.getLogger("pipelogiq.watchdog")
+
+
+class Watchdog:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._wake = trio.Event()
+        self._planned = float("inf")  # wall time of the next planned check
+
+    def note_deadline(self, wall: float) -> None:
+        """A lease was granted or moved: wake early if it ends before the planned check."""
+        if wall < self._planned:
+            self._wake.set()
+
+    async def check(self) -> float | None:
+        """One pass; returns the next wall time something may expire."""
+        eng, s = self._engine, self._engine.settings
+        while True:
+            rec = await eng.store.reclaim_expired(s.max_redeliveries)
+            await eng.apply_reclaimed(rec)
+            stale = await eng.store.fail_stale_pending(s.stage_pending_timeout)
+            await eng.apply_reclaimed(stale)
+            if len(rec.jobs) + len(rec.pipeline_ids) < 500 and len(stale.pipeline_ids) < 500:
+                break
+        return await eng.store.next_deadline(s.stage_pending_timeout)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Sleeps until the earliest lease or pending deadline (or a wake-up), then reclaims.
+        Every SAFETY_SWEEP_INTERVAL it also re-evaluates pipelines a lost wake-up missed."""
+        eng = self._engine
+        task_status.started()
+        next_sweep = eng.clock.now()
+        while True:
+            self._wake = trio.Event()
+            upcoming = await self.check()
+            now = eng.clock.now()
+            if now >= next_sweep:
+                await eng.sweep()
+                next_sweep = now + eng.settings.safety_sweep_interval
+            self._planned = min(upcoming or next_sweep, next_sweep)
+            with trio.move_on_at(eng.clock.trio_deadline(self._planned)):
+                await self._wake.wait()

@@ -1,0 +1,117 @@
+"""The composition root: builds every object with its dependencies and starts them in order
+(store → broker → hub → engine → HTTP servers), and stops them in reverse on shutdown."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+import attrs
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from pipelogiq.actors.engine import Engine
+from pipelogiq.actors.hub import Hub
+from pipelogiq.broker.memory import MemoryBroker
+from pipelogiq.clock import Clock, SystemClock
+from pipelogiq.config import Settings, format_addr
+from pipelogiq.http.external import create_external_app
+from pipelogiq.http.internal import create_internal_app
+from pipelogiq.security import hash_password
+from pipelogiq.services import Services
+from pipelogiq.store.base import StoreError
+from pipelogiq.store.sqlite import SqliteStore
+
+log = logging.getLogger("pipelogiq")
+
+GRACE = 5.0  # seconds in-flight requests get after the first signal
+
+
+@attrs.frozen
+class Running:
+    """What a started server reports: where it listens and its services (for tests)."""
+
+    internal_url: str
+    external_url: str
+    services: Services
+
+
+def open_store(settings: Settings, clock: Clock) -> SqliteStore:
+    if settings.database_kind != "sqlite":
+        raise SystemExit("DATABASE_URL: PostgreSQL is not supported by this build yet; "
+                         "unset it to run embedded on SQLite")
+    return SqliteStore(settings.sqlite_path, clock)
+
+
+async def ensure_admin(store: SqliteStore, settings: Settings) -> str | None:
+    """The first-run admin and a default application. Returns a generated password, if any."""
+    generated = None
+    if await store.count_users() == 0:
+        email = settings.admin_email or "admin@localhost"
+        password = settings.admin_password or secrets.token_urlsafe(12)
+        if await store.create_user(email, "Administrator", "Admin", hash_password(password)):
+            log.info("created the first admin user %s", email)
+            if not settings.admin_password:
+                generated = f"{email} / {password}"
+    if await store.count_applications() == 0:
+        try:
+            await store.create_application("default", "created at first start", None)
+        except StoreError:  # another replica created it first
+            pass
+    return generated
+
+
+def _http_config(addr: tuple[str, int]) -> Config:
+    cfg = Config()
+    cfg.bind = [format_addr(addr)]
+    cfg.graceful_timeout = GRACE
+    cfg.accesslog = None
+    cfg.errorlog = logging.getLogger("hypercorn.error")
+    return cfg
+
+
+async def run_server(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    extra: Callable[[Running], Awaitable[None]] | None = None,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
+    closing: trio.Event | None = None,
+) -> None:
+    """Everything of `pipelogiq serve` in one process. Returns after `closing` is set and the
+    HTTP servers have drained; the engine is cancelled last."""
+    clock = clock or SystemClock()
+    closing = trio.Event() if closing is None else closing
+    async with open_store(settings, clock) as store:
+        applied = await store.migrate()
+        if applied:
+            log.info("applied migrations %s", ", ".join(applied))
+        jwt_secret = settings.jwt_secret or await store.get_or_set_setting(
+            "jwt_secret", secrets.token_urlsafe(48))
+        generated = await ensure_admin(store, settings)
+        if generated:
+            print(f"\n  First admin login (shown once): {generated}\n", flush=True)
+        hub = Hub()
+        async with trio.open_nursery() as root:
+            engine = Engine(store, MemoryBroker(), hub, clock, settings)
+            await root.start(engine.run)
+            services = Services(settings, clock, store, engine, hub, jwt_secret, closing)
+            async with trio.open_nursery() as http:
+                serve_int = functools.partial(serve, create_internal_app(services),
+                                              _http_config(settings.http_addr),
+                                              shutdown_trigger=closing.wait)
+                serve_ext = functools.partial(serve, create_external_app(services),
+                                              _http_config(settings.external_http_addr),
+                                              shutdown_trigger=closing.wait)
+                internal = await http.start(serve_int)
+                external = await http.start(serve_ext)
+                running = Running(internal[0], external[0], services)
+                log.info("serving: dashboard/API %s, external API %s", internal[0], external[0])
+                if extra is not None:
+                    root.start_soon(extra, running)
+                task_status.started(running)
+            hub.close()
+            root.cancel_scope.cancel()

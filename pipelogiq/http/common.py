@@ -1,0 +1,95 @@
+"""What both HTTP apps share: body limits, error rendering, health and version routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from pipelogiq.http.body import Body
+from pipelogiq.http.errors import ApiError
+from pipelogiq.services import Services
+from pipelogiq.store.base import StoreError
+from pipelogiq.version import version_info
+
+MAX_BODY = 1024 * 1024  # SPEC §4: bodies over 1 MiB are 413
+
+log = logging.getLogger("pipelogiq.http")
+
+ErrorRenderer = Callable[[int, str], Response]
+
+
+def text_error(status: int, message: str) -> Response:
+    return Response(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+
+
+def json_error(status: int, message: str) -> Response:
+    code = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+            409: "conflict", 413: "payload_too_large", 429: "too_many_requests",
+            503: "unavailable"}.get(status, "error")
+    body = json.dumps({"error": {"code": code, "message": message}})
+    return Response(body, status=status, content_type="application/json")
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status=status,
+                    content_type="application/json")
+
+
+def make_app(name: str, render: ErrorRenderer) -> QuartTrio:
+    app = QuartTrio(name)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+
+    @app.errorhandler(ApiError)
+    async def api_error(exc: ApiError) -> Response:
+        return render(exc.status, exc.message)
+
+    @app.errorhandler(StoreError)
+    async def store_error(exc: StoreError) -> Response:
+        return render(exc.status, exc.message)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        message = {413: f"request body larger than {MAX_BODY} bytes"}.get(
+            status, exc.description or exc.name)
+        return render(status, message)
+
+    @app.errorhandler(Exception)
+    async def crash(exc: Exception) -> Response:
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        return render(500, "internal error")
+
+    return app
+
+
+async def read_body() -> Body:
+    raw = await request.get_data(cache=False, as_text=False)
+    return Body.parse(raw if isinstance(raw, bytes) else raw.encode())
+
+
+def add_health_routes(app: QuartTrio, services: Services) -> None:
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return json_response({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            await services.store.ping()
+            await services.engine.broker.ping()
+        except Exception as exc:  # readiness reports, it does not crash
+            return json_response({"status": "unavailable", "error": str(exc)}, 503)
+        if services.closing.is_set():
+            return json_response({"status": "shutting down"}, 503)
+        return json_response({"status": "ready"})
+
+    @app.get("/version")
+    async def version() -> Response:
+        return json_response(version_info())

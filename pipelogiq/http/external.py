@@ -1,0 +1,149 @@
+"""The external API (:8081): pipelines, jobs and workers, as SPEC §4 defines them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from quart import Response
+from quart_trio import QuartTrio
+
+from pipelogiq.broker.base import parse_queue_name
+from pipelogiq.domain import Delivered
+from pipelogiq.http.body import Body
+from pipelogiq.http.common import (
+    add_health_routes,
+    json_response,
+    make_app,
+    read_body,
+    text_error,
+)
+from pipelogiq.http.errors import ApiError
+from pipelogiq.http.job_input import parse_level, parse_result, parse_time
+from pipelogiq.http.pipeline_input import HANDLER_NAME, parse_new_pipeline
+from pipelogiq.http.worker_auth import api_key_principal, job_principal
+from pipelogiq.http.worker_routes import add_worker_routes
+from pipelogiq.services import Services
+from pipelogiq.store.base import Principal, iso
+
+
+def _job_json(d: Delivered) -> dict[str, Any]:
+    return {"token": d.token, "queue": d.queue, "messageId": d.message_id,
+            "payload": d.payload, "headers": d.headers}
+
+
+def create_external_app(services: Services) -> QuartTrio:
+    app = make_app("pipelogiq-external", text_error)
+    add_health_routes(app, services)
+    add_worker_routes(app, services)
+    engine, store, settings = services.engine, services.store, services.settings
+
+    @app.post("/pipelines")
+    async def create_pipeline() -> Response:
+        body = await read_body()
+        principal = await api_key_principal(services, body)
+        new = parse_new_pipeline(body, principal.application_id)
+        pid, created = await store.create_pipeline(new)
+        if created:
+            engine.kick(pid)
+            engine.changed(pid)
+        return json_response(await store.pipeline_json(pid))
+
+    @app.post("/logs")
+    async def app_log() -> Response:
+        body = await read_body()
+        principal = await api_key_principal(services, body)
+        message = body.string("message", required=True, max_len=64_000)
+        keywords = body.json("keywords")
+        await store.app_log(
+            principal.application_id, parse_level(body), message or "",
+            parse_time(body.string("created"), "created", services.clock.now()),
+            None if keywords is None else json.dumps(keywords))
+        return json_response({"status": "ok"})
+
+    async def _pull_target(body: Body, principal: Principal) -> str:
+        handler = body.string("handlerName", max_len=200)
+        queue = body.string("queue", max_len=400)
+        if handler is None and queue is None:
+            raise ApiError(400, "handlerName (or queue) is required")
+        if handler is None:
+            assert queue is not None
+            parsed = parse_queue_name(settings.rabbit_name_prefix, settings.app_id, queue)
+            if parsed is None or parsed[0] != principal.application_id:
+                raise ApiError(404, f"unknown queue {queue!r}")
+            handler = parsed[1]
+        if not HANDLER_NAME.match(handler):
+            raise ApiError(400, "handlerName: letters, digits and _.:- only")
+        return handler
+
+    @app.post("/jobs/pull")
+    async def pull() -> Response:
+        body = await read_body()
+        principal = await job_principal(services, body)
+        handler = await _pull_target(body, principal)
+        wait = body.number("waitSeconds", default=0, lo=0) or 0.0
+        wait = min(wait, settings.pull_wait_max)
+        batch = body.has("maxJobs")
+        max_jobs = body.integer("maxJobs", default=1, lo=1, hi=100) or 1
+        worker_id = principal.worker_id
+        if worker_id is None and body.has("workerId"):
+            worker_id = body.string("workerId", max_len=100)
+            if await store.worker_app(worker_id or "") != principal.application_id:
+                raise ApiError(404, "unknown workerId")
+        jobs = await engine.pull(principal.application_id, handler, max_jobs, wait, worker_id)
+        if not jobs:
+            return Response("", status=204)
+        if batch:
+            return json_response({"jobs": [_job_json(j) for j in jobs]})
+        return json_response(_job_json(jobs[0]))
+
+    async def _ack_one(item: Body, principal: Principal) -> tuple[int, dict[str, Any]]:
+        token = item.string("token", required=True, max_len=200) or ""
+        if item.boolean("requeue"):
+            outcome = await engine.requeue(principal.application_id, token)
+        else:
+            result = parse_result(item, services.clock.now())
+            outcome = await engine.ack(principal.application_id, token, result)
+        code = {"applied": 200, "duplicate": 200, "not_found": 404, "conflict": 409}[outcome.kind]
+        answer: dict[str, Any] = {"status": "ok"} if code == 200 else {
+            "status": outcome.kind, "message": outcome.reason}
+        if outcome.kind == "duplicate":
+            answer["duplicate"] = True
+        return code, answer
+
+    @app.post("/jobs/ack")
+    async def ack() -> Response:
+        body = await read_body()
+        principal = await job_principal(services, body)
+        if body.has("acks"):
+            items = body.objects("acks", max_items=100)
+            for item in items:  # validate every item before applying any
+                item.string("token", required=True, max_len=200)
+                parse_result(item, 0.0)
+            results = []
+            for item in items:
+                code, answer = await _ack_one(item, principal)
+                results.append({"token": item.string("token"), "code": code, **answer})
+            return json_response({"results": results})
+        code, answer = await _ack_one(body, principal)
+        if code != 200:
+            return text_error(code, answer["message"])
+        return json_response(answer)
+
+    @app.post("/jobs/extend")
+    async def extend() -> Response:
+        body = await read_body()
+        principal = await job_principal(services, body)
+        token = body.string("token", required=True, max_len=200) or ""
+        seconds = body.number("seconds", default=settings.job_lease, lo=1, hi=86_400)
+        until = await engine.extend(principal.application_id, token, seconds or settings.job_lease)
+        return json_response({"leaseUntil": iso(until)})
+
+    @app.get("/rabbitmq/connection")
+    async def rabbit_connection() -> Response:
+        await api_key_principal(services)
+        if settings.worker_rabbitmq_url is None:
+            raise ApiError(503, "no message broker in embedded mode: workers pull over HTTP")
+        return json_response({"connectionString": settings.worker_rabbitmq_url})
+
+    return app

@@ -1,0 +1,89 @@
+"""Dashboard users: the JWT cookie (SPEC §7) and the checks every internal route makes."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+import jwt
+from quart import Response, request
+
+from pipelogiq.http.errors import ApiError
+from pipelogiq.services import Services
+
+COOKIE = "authKey"
+TOKEN_TTL = 7 * 24 * 3600
+
+
+@attrs.frozen
+class User:
+    id: int
+    email: str
+    name: str
+    role: str
+    application_ids: tuple[int, ...]
+
+    @property
+    def label(self) -> str:
+        return self.email
+
+
+def issue_cookie(services: Services, response: Response, user_id: int) -> None:
+    now = int(time.time())
+    token = jwt.encode({"sub": str(user_id), "iat": now, "exp": now + TOKEN_TTL},
+                       services.jwt_secret, algorithm="HS256")
+    response.set_cookie(COOKIE, token, max_age=TOKEN_TTL, httponly=True, samesite="Lax",
+                        secure=_secure(services), path="/")
+
+
+def clear_cookie(services: Services, response: Response) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax",
+                           secure=_secure(services))
+
+
+def _secure(services: Services) -> bool:
+    configured = services.settings.cookie_secure
+    if configured is not None:
+        return configured
+    return request.headers.get("X-Forwarded-Proto", "").lower() == "https" and _from_trusted(
+        services)
+
+
+def _from_trusted(services: Services) -> bool:
+    import ipaddress
+
+    try:
+        addr = ipaddress.ip_address((request.remote_addr or "").split("%")[0])
+    except ValueError:
+        return False
+    return any(addr in net for net in services.settings.trusted_networks)
+
+
+def _check_origin() -> None:
+    """A cookie-authenticated mutation from another site's page is refused (no Origin passes)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    origin = request.headers.get("Origin")
+    if not origin:
+        return
+    if urlsplit(origin).netloc != request.host:
+        raise ApiError(403, "cross-origin request refused")
+
+
+async def current_user(services: Services) -> User:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise ApiError(401, "not logged in")
+    try:
+        claims: dict[str, Any] = jwt.decode(token, services.jwt_secret, algorithms=["HS256"])
+        user_id = int(claims["sub"])
+    except (jwt.PyJWTError, KeyError, ValueError):
+        raise ApiError(401, "session expired or invalid; log in again") from None
+    row = await services.store.user_by_id(user_id)
+    if row is None or row["disabled_at"] is not None:
+        raise ApiError(401, "user is disabled")
+    _check_origin()
+    apps = await services.store.visible_application_ids(user_id)
+    return User(user_id, row["email"], row["name"], row["role"], tuple(apps))

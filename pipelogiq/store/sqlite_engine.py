@@ -1,0 +1,358 @@
+"""Stage transitions on SQLite: dispatch, leases, results, watchdog reclaims.
+
+Each function runs on the connection thread as one transaction, and each transition is one
+conditional update (on status, attempt and, for leases, the token) computed by
+`pipelogiq.statemachine`, so a stale caller can never overwrite newer state.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from pipelogiq import statemachine as sm
+from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
+from pipelogiq.security import new_token
+from pipelogiq.store.base import AckOutcome, Reclaimed, StoreError
+from pipelogiq.store.sqlite_read import stage_next
+from pipelogiq.store.sqltx import stage_log, stage_state, tx
+
+_LEVEL = {
+    StageStatus.FAILED: "Error",
+    StageStatus.RETRY_SCHEDULED: "Warning",
+    StageStatus.PENDING: "Warning",
+}
+
+
+def stage_states(conn: sqlite3.Connection, pipeline_id: int) -> tuple[str | None, list[StageState]]:
+    row = conn.execute("SELECT status FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
+    if row is None:
+        return None, []
+    rows = conn.execute(
+        "SELECT * FROM stages WHERE pipeline_id = ? ORDER BY position", (pipeline_id,)
+    ).fetchall()
+    return row["status"], [stage_state(r) for r in rows]
+
+
+def _job(row: sqlite3.Row, attempt: int | None = None) -> Job:
+    return Job(
+        application_id=row["application_id"],
+        handler=row["handler"],
+        stage_id=row["id"],
+        pipeline_id=row["pipeline_id"],
+        attempt=row["attempt"] if attempt is None else attempt,
+    )
+
+
+def dispatch(conn: sqlite3.Connection, stage_id: int, now: float, reason: str) -> Job | None:
+    """Ready stage → `Pending` (SPEC §3.3); returns the job to publish, or None if it moved."""
+    with tx(conn):
+        row = conn.execute(
+            "UPDATE stages SET status = 'Pending', pending_since = ?, ready_at = ?,"
+            " next_retry_at = NULL, wait_reason = NULL"
+            " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled') RETURNING *",
+            (now, now, stage_id),
+        ).fetchone()
+        if row is None:
+            return None
+        conn.execute(
+            "UPDATE pipelines SET status = 'Running', started_at = COALESCE(started_at, ?),"
+            " updated_at = ? WHERE id = ? AND status IN ('NotStarted', 'Running')",
+            (now, now, row["pipeline_id"]),
+        )
+        stage_log(conn, row["pipeline_id"], stage_id, now, "Information",
+                  f"Pending: {reason} (attempt {row['attempt']})")
+        return _job(row)
+
+
+def finish_pipeline(
+    conn: sqlite3.Connection, pipeline_id: int, status: str, reason: str, now: float
+) -> bool:
+    with tx(conn):
+        cur = conn.execute(
+            "UPDATE pipelines SET status = ?, finished_at = ?, updated_at = ?"
+            " WHERE id = ? AND status IN ('NotStarted', 'Running')",
+            (status, now, now, pipeline_id),
+        )
+        if cur.rowcount:
+            stage_log(conn, pipeline_id, None, now,
+                      "Error" if status == "Failed" else "Information",
+                      f"Pipeline {status}: {reason}")
+        return cur.rowcount == 1
+
+
+def write_transition(
+    conn: sqlite3.Connection,
+    row: sqlite3.Row,
+    t: sm.Transition,
+    now: float,
+    *,
+    output: str | None = None,
+    error_code: str | None = None,
+) -> bool:
+    """Write `t` over `row` if the stage has not moved since it was read."""
+    pending = t.status == StageStatus.PENDING
+    cur = conn.execute(
+        "UPDATE stages SET status = ?, attempt = ?, retries_used = ?, redeliveries = ?,"
+        " next_retry_at = ?, output = COALESCE(?, output), error_code = ?,"
+        " finished_at = ?, pending_since = ?, ready_at = CASE WHEN ? THEN ? ELSE ready_at END,"
+        " lease_token = NULL, lease_until = NULL, lease_worker_id = NULL, attempt_deadline = NULL"
+        " WHERE id = ? AND status = ? AND attempt = ?",
+        (
+            t.status, t.attempt, t.retries_used, t.redeliveries, t.next_retry_at, output,
+            error_code, now if t.finished else None, now if pending else None,
+            pending, now, row["id"], row["status"], row["attempt"],
+        ),
+    )
+    if cur.rowcount != 1:
+        return False
+    stage_log(conn, row["pipeline_id"], row["id"], now, _LEVEL.get(t.status, "Information"),
+              f"{t.status}: {t.reason}")
+    return True
+
+
+def lease(
+    conn: sqlite3.Connection,
+    jobs: Sequence[Job],
+    queue: str,
+    worker_id: str | None,
+    now: float,
+    lease_seconds: float,
+) -> list[Delivered]:
+    """`Pending → Running` for each job still current (SPEC §3.4); stale jobs are dropped."""
+    out: list[Delivered] = []
+    with tx(conn):
+        for job in jobs:
+            row = conn.execute(
+                "SELECT * FROM stages WHERE id = ? AND status = 'Pending' AND attempt = ?",
+                (job.stage_id, job.attempt),
+            ).fetchone()
+            if row is None:
+                continue
+            state = stage_state(row)
+            deadline = now + state.options.time_out if state.options.time_out else None
+            until = now + lease_seconds if deadline is None else min(now + lease_seconds, deadline)
+            token = new_token()
+            conn.execute(
+                "UPDATE stages SET status = 'Running', lease_token = ?, lease_until = ?,"
+                " lease_worker_id = ?, attempt_started_at = ?, attempt_deadline = ?,"
+                " started_at = COALESCE(started_at, ?), pending_since = NULL"
+                " WHERE id = ? AND status = 'Pending' AND attempt = ?",
+                (token, until, worker_id, now, deadline, now, job.stage_id, job.attempt),
+            )
+            conn.execute(
+                "INSERT INTO job_leases (token, stage_id, application_id, attempt, worker_id,"
+                " created_at, state) VALUES (?, ?, ?, ?, ?, ?, 'active')",
+                (token, job.stage_id, job.application_id, job.attempt, worker_id, now),
+            )
+            who = f"worker {worker_id}" if worker_id else "a worker"
+            stage_log(conn, row["pipeline_id"], row["id"], now, "Information",
+                      f"Running: delivered to {who} (attempt {job.attempt})")
+            payload, headers = stage_next(conn, row)
+            out.append(Delivered(token, queue, f"{job.stage_id}.{job.attempt}", payload,
+                                 headers, until))
+    return out
+
+
+def return_leases(conn: sqlite3.Connection, tokens: Sequence[str], now: float) -> list[Job]:
+    """Deliveries nobody received (the puller left): back to `Pending`, same attempt."""
+    jobs = []
+    with tx(conn):
+        for token in tokens:
+            row = conn.execute(
+                "UPDATE stages SET status = 'Pending', lease_token = NULL, lease_until = NULL,"
+                " lease_worker_id = NULL, attempt_deadline = NULL, pending_since = ?"
+                " WHERE lease_token = ? AND status = 'Running' RETURNING *",
+                (now, token),
+            ).fetchone()
+            conn.execute("UPDATE job_leases SET state = 'returned' WHERE token = ?", (token,))
+            if row is not None:
+                stage_log(conn, row["pipeline_id"], row["id"], now, "Information",
+                          "Pending: the puller left before the job reached it")
+                jobs.append(_job(row))
+    return jobs
+
+
+def _lease_for(
+    conn: sqlite3.Connection, application_id: int, token: str
+) -> tuple[sqlite3.Row | None, sqlite3.Row | None, AckOutcome | None]:
+    lease_row = conn.execute("SELECT * FROM job_leases WHERE token = ?", (token,)).fetchone()
+    if lease_row is None or lease_row["application_id"] != application_id:
+        return None, None, AckOutcome("not_found", "unknown job token")
+    stage = conn.execute("SELECT * FROM stages WHERE id = ?", (lease_row["stage_id"],)).fetchone()
+    return lease_row, stage, None
+
+
+def _conflict_reason(stage: sqlite3.Row, lease_row: sqlite3.Row) -> str:
+    if stage["status"] == StageStatus.CANCELLED:
+        return "cancelled: the pipeline was cancelled"
+    if stage["status"] == StageStatus.SKIPPED:
+        return "skipped: the stage was skipped by an operator"
+    return "superseded: this attempt was redelivered to another worker"
+
+
+def _current(
+    conn: sqlite3.Connection, application_id: int, token: str, now: float
+) -> tuple[sqlite3.Row | None, sqlite3.Row | None, AckOutcome | None]:
+    """The lease and stage for `token` if it is the live attempt, else the answer to give."""
+    lease_row, stage, answer = _lease_for(conn, application_id, token)
+    if answer is not None:
+        return None, None, answer
+    assert lease_row is not None and stage is not None
+    if lease_row["state"] == "acked":
+        return lease_row, stage, AckOutcome("duplicate", "already applied", stage["pipeline_id"])
+    if stage["lease_token"] != token or stage["status"] != StageStatus.RUNNING:
+        return None, None, AckOutcome("conflict", _conflict_reason(stage, lease_row),
+                                      stage["pipeline_id"])
+    if stage["lease_until"] is not None and stage["lease_until"] < now:
+        return None, None, AckOutcome("not_found", "job lease expired")
+    return lease_row, stage, None
+
+
+def ack(
+    conn: sqlite3.Connection, application_id: int, token: str, result: JobResult, now: float
+) -> AckOutcome:
+    """Apply a worker's result as one conditional update (SPEC §3.5)."""
+    with tx(conn):
+        lease_row, stage, answer = _current(conn, application_id, token, now)
+        if answer is not None:
+            return answer
+        assert lease_row is not None and stage is not None
+        t = sm.settle(stage_state(stage), result, now)
+        if not write_transition(conn, stage, t, now, output=result.output,
+                                error_code=result.error_code):
+            return AckOutcome("conflict", "superseded: the stage moved", stage["pipeline_id"])
+        conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?", (token,))
+        for line in result.logs:
+            stage_log(conn, stage["pipeline_id"], stage["id"], line.created, line.level,
+                      line.message)
+        if t.status == StageStatus.COMPLETED:
+            conn.executemany(
+                "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
+                " value = excluded.value, value_type = excluded.value_type,"
+                " updated_at = excluded.updated_at",
+                [(stage["pipeline_id"], c.key, c.value, c.value_type, now) for c in result.context],
+            )
+        if lease_row["worker_id"]:
+            column = "processed" if t.status == StageStatus.COMPLETED else "failed"
+            conn.execute(f"UPDATE workers SET {column} = {column} + 1 WHERE id = ?",
+                         (lease_row["worker_id"],))
+        return AckOutcome("applied", "", stage["pipeline_id"], t.status)
+
+
+def requeue(
+    conn: sqlite3.Connection, application_id: int, token: str, now: float, max_redeliveries: int
+) -> AckOutcome:
+    """The worker hands the job back: a lost attempt (SPEC §3.7), not a failure."""
+    with tx(conn):
+        lease_row, stage, answer = _current(conn, application_id, token, now)
+        if answer is not None:
+            return answer
+        assert stage is not None
+        t = sm.lost(stage_state(stage), max_redeliveries, "the worker handed the job back")
+        write_transition(conn, stage, t, now)
+        conn.execute("UPDATE job_leases SET state = 'lost' WHERE token = ?", (token,))
+        job = _job(stage, t.attempt) if t.status == StageStatus.PENDING else None
+        return AckOutcome("applied", "", stage["pipeline_id"], t.status, job)
+
+
+def extend(
+    conn: sqlite3.Connection, application_id: int, token: str, seconds: float, now: float
+) -> float:
+    """Push the lease deadline forward, never past the attempt's `timeOut`."""
+    with tx(conn):
+        _, stage, answer = _current(conn, application_id, token, now)
+        if answer is not None:
+            status = {"not_found": 404, "duplicate": 409}.get(answer.kind, 409)
+            raise StoreError(status, answer.reason)
+        assert stage is not None
+        deadline = stage["attempt_deadline"]
+        if deadline is not None and deadline <= now:
+            raise StoreError(409, "the attempt is past its timeOut")
+        until = now + seconds if deadline is None else min(now + seconds, deadline)
+        conn.execute("UPDATE stages SET lease_until = ? WHERE id = ? AND lease_token = ?",
+                     (until, stage["id"], token))
+        return float(until)
+
+
+def _reclaim_rows(
+    conn: sqlite3.Connection, rows: Sequence[sqlite3.Row], now: float, max_redeliveries: int,
+    reason: str,
+) -> Reclaimed:
+    jobs, pids = [], set()
+    for row in rows:
+        state = stage_state(row)
+        deadline = row["attempt_deadline"]
+        if deadline is not None and deadline <= now:
+            t = sm.fail(state, now, f"timed out after {state.options.time_out:g}s (timeOut)")
+        else:
+            t = sm.lost(state, max_redeliveries, reason)
+        if not write_transition(conn, row, t, now):
+            continue
+        if row["lease_token"]:
+            conn.execute("UPDATE job_leases SET state = 'lost' WHERE token = ?",
+                         (row["lease_token"],))
+        pids.add(row["pipeline_id"])
+        if t.status == StageStatus.PENDING:
+            jobs.append(_job(row, t.attempt))
+    return Reclaimed(tuple(jobs), frozenset(pids))
+
+
+def reclaim_expired(conn: sqlite3.Connection, now: float, max_redeliveries: int) -> Reclaimed:
+    """Running stages whose lease ran out without an ack."""
+    with tx(conn):
+        rows = conn.execute(
+            "SELECT * FROM stages WHERE status = 'Running' AND lease_until <= ? LIMIT 500", (now,)
+        ).fetchall()
+        return _reclaim_rows(conn, rows, now, max_redeliveries, "job lease expired without an ack")
+
+
+def reclaim_worker(
+    conn: sqlite3.Connection, worker_id: str, now: float, max_redeliveries: int, reason: str
+) -> Reclaimed:
+    """Every stage a lost or departed worker still holds."""
+    with tx(conn):
+        rows = conn.execute(
+            "SELECT * FROM stages WHERE status = 'Running' AND lease_worker_id = ?", (worker_id,)
+        ).fetchall()
+        return _reclaim_rows(conn, rows, now, max_redeliveries, reason)
+
+
+def fail_stale_pending(conn: sqlite3.Connection, now: float, timeout: float) -> Reclaimed:
+    """Pending longer than STAGE_PENDING_TIMEOUT: a failed attempt (SPEC §3.8)."""
+    pids = set()
+    with tx(conn):
+        rows = conn.execute(
+            "SELECT * FROM stages WHERE status = 'Pending' AND pending_since <= ? LIMIT 500",
+            (now - timeout,),
+        ).fetchall()
+        for row in rows:
+            t = sm.fail(stage_state(row), now, f"no worker took the job within {timeout:g}s")
+            if write_transition(conn, row, t, now):
+                pids.add(row["pipeline_id"])
+    return Reclaimed((), frozenset(pids))
+
+
+def next_deadline(conn: sqlite3.Connection, pending_timeout: float) -> float | None:
+    row = conn.execute(
+        "SELECT (SELECT MIN(lease_until) FROM stages WHERE status = 'Running'),"
+        " (SELECT MIN(pending_since) FROM stages WHERE status = 'Pending')"
+    ).fetchone()
+    times = [t for t in (row[0], row[1] + pending_timeout if row[1] else None) if t is not None]
+    return min(times) if times else None
+
+
+def pending_jobs(conn: sqlite3.Connection) -> list[Job]:
+    rows = conn.execute("SELECT * FROM stages WHERE status = 'Pending' ORDER BY id").fetchall()
+    return [_job(r) for r in rows]
+
+
+def idle_active_pipeline_ids(conn: sqlite3.Connection) -> list[int]:
+    """Unfinished pipelines with no stage in flight: each has a next step to take."""
+    rows = conn.execute(
+        "SELECT p.id FROM pipelines p WHERE p.status IN ('NotStarted', 'Running')"
+        " AND NOT EXISTS (SELECT 1 FROM stages s WHERE s.pipeline_id = p.id"
+        " AND s.status IN ('Pending', 'Running')) ORDER BY p.id"
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,128 @@
+"""Creating and listing pipelines on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from pipelogiq.domain import NewPipeline
+from pipelogiq.security import new_span_id, new_trace_id
+from pipelogiq.store.sqlite_read import pipelines_json
+from pipelogiq.store.sqltx import dumps, stage_log, tx
+
+
+def create_pipeline(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int, bool]:
+    """Store a pipeline and its stages in one transaction (SPEC §3.1).
+
+    Returns (id, created); the same idempotency key again returns the first pipeline.
+    """
+    with tx(conn):
+        if new.idempotency_key:
+            row = conn.execute(
+                "SELECT id FROM pipelines WHERE application_id = ? AND idempotency_key = ?",
+                (new.application_id, new.idempotency_key),
+            ).fetchone()
+            if row is not None:
+                return row[0], False
+        is_event = len(new.stages) == 1 and new.stages[0].is_event
+        pid = conn.execute(
+            "INSERT INTO pipelines (application_id, name, trace_id, status, is_event,"
+            " idempotency_key, created_at, updated_at) VALUES (?, ?, ?, 'NotStarted', ?, ?, ?, ?)"
+            " RETURNING id",
+            (new.application_id, new.name, new.trace_id or new_trace_id(), is_event,
+             new.idempotency_key, now, now),
+        ).fetchone()[0]
+        conn.executemany(
+            "INSERT INTO stages (pipeline_id, application_id, position, name, handler,"
+            " description, input, status, span_id, is_event, options, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?, ?, ?)",
+            [
+                (pid, new.application_id, i, s.name, s.handler, s.description, s.input,
+                 new_span_id(), s.is_event, dumps(s.options.to_json()), now)
+                for i, s in enumerate(new.stages)
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO keywords (pipeline_id, key, value) VALUES (?, ?, ?)",
+            [(pid, k, v) for k, v in new.keywords],
+        )
+        conn.executemany(
+            "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
+            " value = excluded.value, value_type = excluded.value_type",
+            [(pid, k, v, t, now) for k, v, t in new.context],
+        )
+        stage_log(conn, pid, None, now, "Information",
+                  f"Pipeline created with {len(new.stages)} stage(s)")
+        return pid, True
+
+
+@attrs.frozen
+class PipelineQuery:
+    application_ids: Sequence[int]
+    page_number: int = 1
+    page_size: int = 20
+    search: str | None = None
+    statuses: Sequence[str] = ()
+    keywords: Sequence[str] = ()
+    context: Sequence[tuple[str, str]] = ()
+    start_from: float | None = None
+    start_to: float | None = None
+    end_from: float | None = None
+    end_to: float | None = None
+
+
+def list_pipelines(conn: sqlite3.Connection, q: PipelineQuery) -> dict[str, Any]:
+    """One page of pipelines, newest first with id as the tie-breaker (a stable order)."""
+    if not q.application_ids:
+        return {"items": [], "totalCount": 0, "pageNumber": q.page_number, "pageSize": q.page_size}
+    where = [f"p.application_id IN ({','.join('?' * len(q.application_ids))})"]
+    args: list[Any] = list(q.application_ids)
+    if q.statuses:
+        where.append(f"p.status IN ({','.join('?' * len(q.statuses))})")
+        args += list(q.statuses)
+    if q.search:
+        like = f"%{q.search}%"
+        where.append(
+            "(p.name LIKE ? OR EXISTS (SELECT 1 FROM keywords k WHERE k.pipeline_id = p.id"
+            " AND (k.key LIKE ? OR k.value LIKE ?)) OR EXISTS (SELECT 1 FROM context_items c"
+            " WHERE c.pipeline_id = p.id AND (c.key LIKE ? OR c.value LIKE ?)))"
+        )
+        args += [like] * 5
+    for kw in q.keywords:
+        key, sep, value = kw.partition(":")
+        if sep:
+            where.append("EXISTS (SELECT 1 FROM keywords k WHERE k.pipeline_id = p.id"
+                         " AND k.key = ? AND k.value = ?)")
+            args += [key, value]
+        else:
+            where.append("EXISTS (SELECT 1 FROM keywords k WHERE k.pipeline_id = p.id"
+                         " AND (k.value = ? OR k.key = ?))")
+            args += [kw, kw]
+    for key, value in q.context:
+        where.append("EXISTS (SELECT 1 FROM context_items c WHERE c.pipeline_id = p.id"
+                     " AND c.key = ? AND c.value = ?)")
+        args += [key, value]
+    for column, op, bound in (
+        ("created_at", ">=", q.start_from), ("created_at", "<=", q.start_to),
+        ("finished_at", ">=", q.end_from), ("finished_at", "<=", q.end_to),
+    ):
+        if bound is not None:
+            where.append(f"p.{column} {op} ?")
+            args.append(bound)
+    clause = " AND ".join(where)
+    total = conn.execute(f"SELECT COUNT(*) FROM pipelines p WHERE {clause}", args).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT p.* FROM pipelines p WHERE {clause} ORDER BY p.created_at DESC, p.id DESC"
+        " LIMIT ? OFFSET ?",
+        [*args, q.page_size, (q.page_number - 1) * q.page_size],
+    ).fetchall()
+    return {
+        "items": pipelines_json(conn, rows),
+        "totalCount": total,
+        "pageNumber": q.page_number,
+        "pageSize": q.page_size,
+    }

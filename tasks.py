@@ -1,0 +1,55 @@
+"""Developer tasks: `invoke --list` shows them."""
+
+from __future__ import annotations
+
+import sys
+
+from invoke import Context, task
+
+PY = sys.executable
+
+
+@task
+def install(c: Context) -> None:
+    """Install Pipelogiq with its test tools into the current environment (editable)."""
+    c.run(f"{PY} -m pip install -e '.[test]'")
+
+
+@task(help={"demo": "also run a demo worker and a trickle of sample pipelines"})
+def serve(c: Context, demo: bool = False) -> None:
+    """Run everything in one process, embedded (SQLite + in-process broker) unless configured."""
+    c.run(f"{PY} -m pipelogiq serve" + (" --demo" if demo else ""), pty=sys.stdout.isatty())
+
+
+@task(help={"k": "only tests matching this expression", "tier": "unit | e2e | all"})
+def test(c: Context, k: str = "", tier: str = "all") -> None:
+    """Run the test suite (unit tests, then end-to-end tests against real servers)."""
+    paths = {"unit": "tests/unit", "e2e": "tests/e2e", "all": "tests"}[tier]
+    selector = f" -k '{k}'" if k else ""
+    c.run(f"{PY} -m pytest {paths} -q{selector}")
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff over the package, tests and tasks."""
+    c.run(f"{PY} -m ruff check pipelogiq tests examples tasks.py")
+
+
+@task
+def typecheck(c: Context) -> None:
+    """mypy --strict over the package."""
+    c.run(f"{PY} -m mypy pipelogiq")
+
+
+@task
+def migrate(c: Context) -> None:
+    """Apply database migrations to DATABASE_URL (default data/pipelogiq.db) and exit."""
+    c.run(f"{PY} -m pipelogiq migrate")
+
+
+@task(help={"pipelines": "pipelines to run", "stages": "stages per pipeline",
+            "concurrency": "worker concurrency"})
+def bench(c: Context, pipelines: int = 300, stages: int = 3, concurrency: int = 8) -> None:
+    """Hops per second and dispatch delay with one SDK worker, embedded mode."""
+    c.run(f"{PY} -m benchmarks.hops --pipelines {pipelines} --stages {stages}"
+          f" --concurrency {concurrency}")

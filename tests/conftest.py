@@ -1,0 +1,123 @@
+"""Shared fixtures: a real server (SQLite file, HTTP on port 0) and an HTTP helper."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import trio
+
+from pipelogiq.app import Running, run_server
+from pipelogiq.config import Settings
+
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "correct-horse-battery"
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp_path}/pipelogiq.db",
+        "http_addr": ("127.0.0.1", 0),
+        "external_http_addr": ("127.0.0.1", 0),
+        "admin_email": ADMIN_EMAIL,
+        "admin_password": ADMIN_PASSWORD,
+        "jwt_secret": "test-secret-" + "x" * 40,
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+@attrs.define
+class Api:
+    """A logged-in operator plus an API key of the default application."""
+
+    running: Running
+    internal: httpx.AsyncClient
+    external: httpx.AsyncClient
+    api_key: str = ""
+    application_id: int = 0
+
+    async def setup(self) -> Api:
+        r = await self.internal.post("/api/auth/login",
+                                     json={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+        assert r.status_code == 200, r.text
+        apps = (await self.internal.get("/api/applications")).json()
+        self.application_id = apps[0]["id"]
+        self.api_key = await self.new_key(self.application_id)
+        return self
+
+    async def new_key(self, application_id: int, **extra: Any) -> str:
+        r = await self.internal.post("/api/apikeys",
+                                     json={"applicationId": application_id, "name": "t", **extra})
+        assert r.status_code == 201, r.text
+        return str(r.json()["key"])
+
+    def key(self, key: str | None = None) -> dict[str, str]:
+        return {"X-API-Key": key or self.api_key}
+
+    async def create(self, stages: list[dict[str, Any]], name: str = "p",
+                     **extra: Any) -> dict[str, Any]:
+        r = await self.external.post("/pipelines", headers=self.key(),
+                                     json={"name": name, "stages": stages, **extra})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    async def pipeline(self, pid: int) -> dict[str, Any]:
+        r = await self.internal.get(f"/api/pipelines/{pid}")
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    async def pull(self, handler: str, wait: float = 0, **extra: Any) -> httpx.Response:
+        return await self.external.post(
+            "/jobs/pull", headers=self.key(),
+            json={"handlerName": handler, "waitSeconds": wait, **extra})
+
+    async def ack(self, token: str, **extra: Any) -> httpx.Response:
+        return await self.external.post("/jobs/ack", headers=self.key(),
+                                        json={"token": token, **extra})
+
+    async def wait_status(self, pid: int, *statuses: str) -> dict[str, Any]:
+        """Wait for a pipeline status, woken by the hub (no polling on a timer)."""
+        hub = self.running.services.hub
+        changes = hub.subscribe()
+        async with changes:
+            while True:
+                doc = await self.pipeline(pid)
+                if doc["status"] in statuses:
+                    return doc
+                while await changes.receive() != pid:
+                    pass
+
+
+def _client(url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url, timeout=30)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def server(nursery: trio.Nursery, settings: Settings) -> AsyncIterator[Running]:
+    closing = trio.Event()
+    running: Running = await nursery.start(
+        functools.partial(run_server, settings, closing=closing))
+    yield running
+    closing.set()
+
+
+@pytest.fixture
+async def api(server: Running) -> AsyncIterator[Api]:
+    origin = server.internal_url
+    async with _client(server.internal_url) as internal, _client(server.external_url) as ext:
+        internal.headers["Origin"] = origin
+        yield await Api(server, internal, ext).setup()
