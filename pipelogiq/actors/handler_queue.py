@@ -81,9 +81,13 @@ class HandlerQueueActor:
         self._waiters = live
 
     async def _wait_for_change(self) -> None:
-        """Until a job arrives, a waiter arrives, or the earliest waiter's deadline."""
+        """Until a waiter arrives or, while one waits, a job arrives or the earliest
+        waiter's deadline passes."""
         self._changed = trio.Event()
-        deadline = min((w.deadline for w in self._waiters), default=trio.current_time() + 3600)
+        if not self._waiters:
+            await self._changed.wait()
+            return
+        deadline = min(w.deadline for w in self._waiters)
         broker = self._engine.broker
         with trio.move_on_at(deadline):
             async with trio.open_nursery() as race:
@@ -101,14 +105,14 @@ class HandlerQueueActor:
     async def _deliver_loop(self) -> None:
         eng = self._engine
         while True:
-            # Try first: a zero-wait pull must see a job that is already queued.
+            # Always try the queue before expiring anyone: a zero-wait pull must see a job
+            # that is already there.
             head = next((w for w in self._waiters if not w.gone), None)
             jobs = eng.broker.take_nowait(self.application_id, self.handler,
                                           head.max_jobs) if head else []
             if not jobs:
                 self._expire()
                 await self._wait_for_change()
-                self._expire()
                 continue
             assert head is not None
             delivered = await eng.store.lease(jobs, self.queue, head.worker_id,

@@ -40,10 +40,10 @@ class SqliteStore:
 
     kind = "sqlite"
 
-    def __init__(self, path: str, clock: Clock) -> None:
+    def __init__(self, path: str, clock: Clock, *, inline: bool = False) -> None:
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = DbThread(path)
+        self._db = DbThread(path, inline=inline)
         self.clock = clock
 
     async def __aenter__(self) -> SqliteStore:
