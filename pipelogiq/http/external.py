@@ -20,6 +20,7 @@ from pipelogiq.http.common import (
 )
 from pipelogiq.http.errors import ApiError
 from pipelogiq.http.job_input import parse_level, parse_result, parse_time
+from pipelogiq.http.openapi_external import external_openapi
 from pipelogiq.http.pipeline_input import HANDLER_NAME, parse_new_pipeline
 from pipelogiq.http.worker_auth import api_key_principal, job_principal
 from pipelogiq.http.worker_routes import add_worker_routes
@@ -138,6 +139,10 @@ def create_external_app(services: Services) -> QuartTrio:
         seconds = body.number("seconds", default=settings.job_lease, lo=1, hi=86_400)
         until = await engine.extend(principal.application_id, token, seconds or settings.job_lease)
         return json_response({"leaseUntil": iso(until)})
+
+    @app.get("/openapi.json")
+    async def openapi() -> Response:
+        return json_response(external_openapi())
 
     @app.get("/rabbitmq/connection")
     async def rabbit_connection() -> Response:
