@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pipelogiq.watchdog")
 
+PURGE_INTERVAL = 3600.0  # retention is in days; hourly is plenty
+
 
 class Watchdog:
     def __init__(self, engine: Engine) -> None:
@@ -38,10 +40,11 @@ class Watchdog:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Sleeps until the earliest lease or pending deadline (or a wake-up), then reclaims.
-        Every SAFETY_SWEEP_INTERVAL it also re-evaluates pipelines a lost wake-up missed."""
+        Every SAFETY_SWEEP_INTERVAL it also re-evaluates pipelines a lost wake-up missed, and
+        every hour it purges what is older than RETENTION."""
         eng = self._engine
         task_status.started()
-        next_sweep = eng.clock.now()
+        next_sweep = next_purge = eng.clock.now()
         while True:
             self._wake = trio.Event()
             upcoming = await self.check()
@@ -49,6 +52,11 @@ class Watchdog:
             if now >= next_sweep:
                 await eng.sweep()
                 next_sweep = now + eng.settings.safety_sweep_interval
+            if now >= next_purge:
+                purged = await eng.store.purge_finished(eng.settings.retention)
+                if purged:
+                    log.info("retention: purged %d finished pipeline(s)", purged)
+                next_purge = now + PURGE_INTERVAL
             self._planned = min(upcoming or next_sweep, next_sweep)
             with trio.move_on_at(eng.clock.trio_deadline(self._planned)):
                 await self._wake.wait()

@@ -8,27 +8,14 @@ from typing import Any, TypeVar
 
 from pipelogiq.clock import Clock
 from pipelogiq.domain import Delivered, Job, JobResult, NewPipeline, StageState
-from pipelogiq.store import (
-    migrate,
-)
-from pipelogiq.store import (
-    sqlite_accounts as acc,
-)
-from pipelogiq.store import (
-    sqlite_actions as act,
-)
-from pipelogiq.store import (
-    sqlite_engine as eng,
-)
-from pipelogiq.store import (
-    sqlite_pipelines as pip,
-)
-from pipelogiq.store import (
-    sqlite_read as rd,
-)
-from pipelogiq.store import (
-    sqlite_workers as wrk,
-)
+from pipelogiq.store import migrate
+from pipelogiq.store import sqlite_accounts as acc
+from pipelogiq.store import sqlite_actions as act
+from pipelogiq.store import sqlite_engine as eng
+from pipelogiq.store import sqlite_pipelines as pip
+from pipelogiq.store import sqlite_read as rd
+from pipelogiq.store import sqlite_retention as ret
+from pipelogiq.store import sqlite_workers as wrk
 from pipelogiq.store.base import AckOutcome, Principal, Reclaimed
 from pipelogiq.store.dbthread import DbThread
 
@@ -116,6 +103,13 @@ class SqliteStore:
 
     async def pending_jobs(self) -> list[Job]:
         return await self.run(eng.pending_jobs)
+
+    async def purge_finished(self, retention: float) -> int:
+        """Purge in batches until nothing older than `retention` seconds is left."""
+        total = 0
+        while (n := await self.run(ret.purge, self.clock.now() - retention)) > 0:
+            total += n
+        return total
 
     # -- operator actions ----------------------------------------------------------------
     async def rerun(self, stage_id: int, all_next: bool, user: str, apps: Collection[int]) -> int:
