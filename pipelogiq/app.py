@@ -95,6 +95,22 @@ async def run_server(
         if generated:
             print(f"\n  First admin login (shown once): {generated}\n", flush=True)
         hub = Hub()
+        extra_done = trio.Event()
+
+        async def http_shutdown_trigger() -> None:
+            # In-process clients (the demo worker) leave first, while the API still answers.
+            await closing.wait()
+            if extra is not None:
+                with trio.move_on_after(GRACE):
+                    await extra_done.wait()
+
+        async def run_extra(running: Running) -> None:
+            assert extra is not None
+            try:
+                await extra(running)
+            finally:
+                extra_done.set()
+
         async with trio.open_nursery() as root:
             engine = Engine(store, MemoryBroker(), hub, clock, settings)
             await root.start(engine.run)
@@ -102,16 +118,16 @@ async def run_server(
             async with trio.open_nursery() as http:
                 serve_int = functools.partial(serve, create_internal_app(services),
                                               _http_config(settings.http_addr),
-                                              shutdown_trigger=closing.wait)
+                                              shutdown_trigger=http_shutdown_trigger)
                 serve_ext = functools.partial(serve, create_external_app(services),
                                               _http_config(settings.external_http_addr),
-                                              shutdown_trigger=closing.wait)
+                                              shutdown_trigger=http_shutdown_trigger)
                 internal = await http.start(serve_int)
                 external = await http.start(serve_ext)
                 running = Running(internal[0], external[0], services)
                 log.info("serving: dashboard/API %s, external API %s", internal[0], external[0])
                 if extra is not None:
-                    root.start_soon(extra, running)
+                    root.start_soon(run_extra, running)
                 task_status.started(running)
             hub.close()
             root.cancel_scope.cancel()

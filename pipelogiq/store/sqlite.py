@@ -154,6 +154,9 @@ class SqliteStore:
         return await self.run(acc.create_application, name, description, user_id,
                               self.clock.now())
 
+    async def application_by_name(self, name: str) -> dict[str, Any] | None:
+        return await self.run(acc.application_by_name, name)
+
     async def count_applications(self) -> int:
         return await self.run(acc.count_applications)
 

@@ -38,6 +38,11 @@ def create_application(
         return _app_json(row)
 
 
+def application_by_name(conn: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    row = conn.execute("SELECT * FROM applications WHERE name = ?", (name,)).fetchone()
+    return None if row is None else _app_json(row)
+
+
 def count_applications(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM applications").fetchone()[0])
 

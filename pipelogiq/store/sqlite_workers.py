@@ -80,6 +80,8 @@ def heartbeat(conn: sqlite3.Connection, worker_id: str, hb: dict[str, Any], now:
         row = conn.execute("SELECT state FROM workers WHERE id = ?", (worker_id,)).fetchone()
         if row is None:
             raise StoreError(404, "unknown worker")
+        if row["state"] == "stopped":  # a late heartbeat never revives a finished session
+            raise StoreError(401, "worker session has ended")
         state = hb["state"]
         conn.execute(
             "UPDATE workers SET state = ?, last_seen = ?, in_flight = COALESCE(?, in_flight),"
