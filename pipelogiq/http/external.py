@@ -30,7 +30,7 @@ from pipelogiq.store.base import Principal, iso
 
 def _job_json(d: Delivered) -> dict[str, Any]:
     return {"token": d.token, "queue": d.queue, "messageId": d.message_id,
-            "payload": d.payload, "headers": d.headers}
+            "payload": d.payload, "headers": d.headers, "leaseUntil": iso(d.lease_until)}
 
 
 def create_external_app(services: Services) -> QuartTrio:

@@ -29,7 +29,7 @@ OPTIONS = _obj({"retryInterval": N, "maxRetries": INT, "timeOut": N, "runNextIfF
                 "runInParallelWith": {"type": "array", "maxItems": 0}})
 STAGE_IN = _obj({"stageName": S, "stageHandlerName": S, "description": S, "input": S,
                  "isEvent": B, "options": OPTIONS}, ["stageName", "stageHandlerName"])
-JOB = _obj({"token": S, "queue": S, "messageId": S, "payload": {"type": "object"},
+JOB = _obj({"token": S, "queue": S, "messageId": S, "payload": {"type": "object"}, "leaseUntil": S,
             "headers": {"type": "object"}})
 ACK = _obj({"token": S, "isSuccess": B, "result": S, "errorCode": S, "errorMessage": S,
             "retryable": B, "logs": {"type": "array", "items": LOG},
