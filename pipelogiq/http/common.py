@@ -46,6 +46,13 @@ def make_app(name: str, render: ErrorRenderer) -> QuartTrio:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
 
+    @app.before_request
+    async def read_whole_body() -> None:
+        # A response sent before the body was read (404, 405) left the rest of the body on
+        # the keep-alive connection and the next request on it hung. Reading it first (at
+        # most MAX_BODY, else 413) keeps the connection in step; handlers get it from cache.
+        await request.get_data()
+
     @app.errorhandler(ApiError)
     async def api_error(exc: ApiError) -> Response:
         return render(exc.status, exc.message)
@@ -70,7 +77,7 @@ def make_app(name: str, render: ErrorRenderer) -> QuartTrio:
 
 
 async def read_body() -> Body:
-    raw = await request.get_data(cache=False, as_text=False)
+    raw = await request.get_data(as_text=False)
     return Body.parse(raw if isinstance(raw, bytes) else raw.encode())
 
 
