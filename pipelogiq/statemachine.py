@@ -83,7 +83,7 @@ def lost(stage: StageState, max_redeliveries: int, reason: str) -> Transition:
             stage.attempt,
             stage.retries_used,
             stage.redeliveries,
-            reason=f"{reason}; failed as a poison job after {stage.redeliveries} lost attempts",
+            reason=f"{reason}; failed as a poison job after {stage.redeliveries + 1} lost attempts",
         )
     return Transition(
         StageStatus.PENDING,

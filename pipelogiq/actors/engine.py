@@ -18,11 +18,13 @@ from pipelogiq.actors.worker_session import WorkerSessionActor
 from pipelogiq.broker.base import Broker, queue_name
 from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
-from pipelogiq.domain import Delivered, JobResult
+from pipelogiq.domain import Delivered, Job, JobResult
 from pipelogiq.store.base import AckOutcome, Reclaimed
 from pipelogiq.store.sqlite import SqliteStore
 
 log = logging.getLogger("pipelogiq.engine")
+
+PULL_ANSWER_MARGIN = 5.0
 
 
 class Engine:
@@ -81,6 +83,11 @@ class Engine:
     def changed(self, pipeline_id: int) -> None:
         self.hub.pipeline_changed(pipeline_id)
 
+    def dispatched(self, jobs: Sequence[Job]) -> None:
+        """Jobs went (back) on a queue: the pending watchdog must see their deadline."""
+        if jobs:
+            self.watchdog.note_deadline(self.clock.now() + self.settings.stage_pending_timeout)
+
     def delivered(self, jobs: Sequence[Delivered]) -> None:
         self.watchdog.note_deadline(min(d.lease_until for d in jobs))
         for d in jobs:
@@ -89,9 +96,13 @@ class Engine:
     def worker_seen(self, worker_id: str) -> None:
         self.workers.offer(worker_id, Seen(self.clock.now()))
 
+    async def publish(self, jobs: Sequence[Job]) -> None:
+        await self.broker.publish(jobs)
+        self.dispatched(jobs)
+
     async def apply_reclaimed(self, rec: Reclaimed) -> None:
         if rec.jobs:
-            await self.broker.publish(rec.jobs)
+            await self.publish(rec.jobs)
         for pid in rec.pipeline_ids:
             self.kick(pid)
             self.changed(pid)
@@ -108,14 +119,20 @@ class Engine:
         """Long poll: jobs as soon as one is ready, or [] when `wait` seconds pass."""
         send, recv = trio.open_memory_channel[list[Delivered]](1)
         waiter = Pull(max_jobs, trio.current_time() + wait, worker_id, send)
-        async with recv:
-            try:
-                await self.queues.send((application_id, handler), waiter)
+        try:
+            await self.queues.send((application_id, handler), waiter)
+            # The actor answers by the deadline; the margin only guards against one that
+            # crashed for good with this waiter queued.
+            with trio.move_on_at(waiter.deadline + PULL_ANSWER_MARGIN):
                 return await recv.receive()
-            except trio.Cancelled:
-                waiter.gone = True
-                await self._return_unreceived(recv)
-                raise
+            waiter.gone = True
+            return []
+        except trio.Cancelled:
+            waiter.gone = True
+            await self._return_unreceived(recv)
+            raise
+        finally:
+            recv.close()
 
     async def _return_unreceived(self, recv: trio.MemoryReceiveChannel[list[Delivered]]) -> None:
         try:
@@ -123,7 +140,15 @@ class Engine:
         except (trio.WouldBlock, trio.EndOfChannel):
             return
         with trio.CancelScope(shield=True):
-            self.broker.give_back(await self.store.return_leases([d.token for d in jobs]))
+            await self.give_back(jobs)
+
+    async def give_back(self, jobs: Sequence[Delivered]) -> None:
+        """Deliveries nobody received: their stages go back to `Pending`, jobs to the queue."""
+        back = await self.store.return_leases([d.token for d in jobs])
+        self.broker.give_back(back)
+        self.dispatched(back)
+        for d in jobs:
+            self.changed(d.payload["pipelineId"])
 
     async def ack(self, application_id: int, token: str, result: JobResult) -> AckOutcome:
         outcome = await self.store.ack(application_id, token, result)
@@ -133,7 +158,7 @@ class Engine:
     async def requeue(self, application_id: int, token: str) -> AckOutcome:
         outcome = await self.store.requeue(application_id, token, self.settings.max_redeliveries)
         if outcome.republish is not None:
-            await self.broker.publish([outcome.republish])
+            await self.publish([outcome.republish])
         self._settled(outcome)
         return outcome
 

@@ -121,7 +121,6 @@ class HandlerQueueActor:
                 continue  # every job was stale (its stage moved on): dropped
             self._waiters.remove(head)
             if head.gone or not self._answer(head, delivered):
-                back = await eng.store.return_leases([d.token for d in delivered])
-                eng.broker.give_back(back)
+                await eng.give_back(delivered)
                 continue
             eng.delivered(delivered)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import attrs
 import trio
 
 from pipelogiq.domain import Delivered
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -32,3 +36,15 @@ class Pull:
     worker_id: str | None
     reply: trio.MemorySendChannel[list[Delivered]]
     gone: bool = False
+
+
+def drain(inbox: trio.MemoryReceiveChannel[T]) -> list[T]:
+    """Take what is queued without waiting: an actor about to re-read the store from scratch
+    has answered every wake-up sent before it (left unread, the registry would hand them to
+    a fresh incarnation when this one exits)."""
+    out = []
+    while True:
+        try:
+            out.append(inbox.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return out

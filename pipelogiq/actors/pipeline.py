@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from pipelogiq import statemachine as sm
-from pipelogiq.actors.messages import Kick
+from pipelogiq.actors.messages import Kick, drain
 from pipelogiq.domain import FINISHED_PIPELINE
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class PipelineActor:
         waits only on a worker; the registry spawns it again on the next Kick.
         """
         while True:
+            drain(self._inbox)
             wake_at = await self.step()
             if wake_at is None:
                 return
@@ -58,7 +59,7 @@ class PipelineActor:
                 reason = "retry due" if stage.retries_used else "ready"
                 job = await eng.store.dispatch(stage.id, reason)
                 if job is not None:
-                    await eng.broker.publish([job])
+                    await eng.publish([job])
                     eng.changed(self.pipeline_id)
                 return await self.step()
             case sm.WaitUntil(at):

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 
 import trio
 
-from pipelogiq.actors.supervisor import Restart, Supervisor
+from pipelogiq.actors.supervisor import Restart, RestartBudgetExceeded, Supervisor
 
 K = TypeVar("K", bound=Hashable)
 M = TypeVar("M")
@@ -59,6 +59,13 @@ class Registry(Generic[K, M]):
                          on_restart=self._on_restart)
         try:
             await sup.run(lambda: self._factory(key, recv))
+        except RestartBudgetExceeded:
+            # One key's actor keeps crashing: give up on it, not on the whole engine. The
+            # store still holds its state; the next message (or the safety sweep) retries.
+            log.exception("%s:%s gave up after repeated crashes", self.kind, key)
+            leftovers_ok = False
+        else:
+            leftovers_ok = True
         finally:
             self.restarts += sup.restarts
             if self._actors.get(key) is send:
@@ -72,7 +79,7 @@ class Registry(Generic[K, M]):
             recv.close()
             send.close()
         # A message that arrived while the actor was leaving goes to a fresh incarnation.
-        for msg in leftovers:
+        for msg in leftovers if leftovers_ok else ():
             await self.send(key, msg)
 
     def offer(self, key: K, msg: M) -> None:

@@ -48,28 +48,32 @@ class Supervisor:
         recent: deque[float] = deque()
         delay = self.backoff[0]
         while True:
+            started = trio.current_time()
+            crash: Exception | None = None
             try:
                 await child()
             except Exception as exc:
+                crash = exc
                 if self.restart is Restart.TEMPORARY:
                     log.exception("%s crashed (temporary: not restarted)", self.name)
                     return
-                now = trio.current_time()
-                recent.append(now)
-                while recent and recent[0] < now - self.window:
-                    recent.popleft()
-                if len(recent) > self.max_restarts:
-                    raise RestartBudgetExceeded(
-                        f"{self.name} crashed {len(recent)} times in {self.window:g}s"
-                    ) from exc
-                log.warning("%s crashed, restarting in %.2fs: %r", self.name, delay, exc,
-                            exc_info=exc)
-                self.restarts += 1
-                if self._on_restart:
-                    self._on_restart(self.name)
-                await trio.sleep(delay)
-                delay = min(delay * 2, self.backoff[1])
-                continue
-            if self.restart is not Restart.PERMANENT:
+            if crash is None and self.restart is not Restart.PERMANENT:
                 return
-            delay = self.backoff[0]
+            now = trio.current_time()
+            if now - started > self.window:  # a long healthy run: start the backoff afresh
+                delay = self.backoff[0]
+            recent.append(now)
+            while recent and recent[0] < now - self.window:
+                recent.popleft()
+            if len(recent) > self.max_restarts:
+                raise RestartBudgetExceeded(
+                    f"{self.name} restarted {len(recent)} times in {self.window:g}s"
+                ) from crash
+            if crash is not None:
+                log.warning("%s crashed, restarting in %.2fs: %r", self.name, delay, crash,
+                            exc_info=crash)
+            self.restarts += 1
+            if self._on_restart:
+                self._on_restart(self.name)
+            await trio.sleep(delay)
+            delay = min(delay * 2, self.backoff[1])

@@ -47,6 +47,7 @@ class Watchdog:
         next_sweep = next_purge = eng.clock.now()
         while True:
             self._wake = trio.Event()
+            self._planned = float("inf")  # while checking, any new deadline means: look again
             upcoming = await self.check()
             now = eng.clock.now()
             if now >= next_sweep:

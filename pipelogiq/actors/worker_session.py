@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from pipelogiq.actors.messages import Seen
+from pipelogiq.actors.messages import Seen, drain
 from pipelogiq.store.sqlite_workers import GONE
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class WorkerSessionActor:
         offline or stopped."""
         eng = self._engine
         offline_after = eng.settings.worker_offline_after
+        drain(self._inbox)
         row = await eng.store.worker_last_seen(self.worker_id)
         if row is None or row[0] in GONE:
             return
@@ -42,6 +43,8 @@ class WorkerSessionActor:
                 deadline = max(deadline, seen.at + offline_after)
             if not timer.cancelled_caught:
                 continue
+            for seen in drain(self._inbox):
+                deadline = max(deadline, seen.at + offline_after)
             row = await eng.store.worker_last_seen(self.worker_id)
             if row is None or row[0] in GONE:
                 return

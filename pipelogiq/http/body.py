@@ -4,9 +4,16 @@ SDK's PascalCase), unknown keys are ignored, `null` means absent, a wrong type i
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from pipelogiq.http.errors import ApiError
+
+MAX_INT = 2**63 - 1  # what the databases store; larger ids cannot exist
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class Body:
@@ -21,7 +28,9 @@ class Body:
         if not raw.strip():
             return cls({})
         try:
-            return cls(json.loads(raw))
+            return cls(json.loads(raw, parse_constant=_reject_constant))
+        except RecursionError:
+            raise ApiError(400, "malformed JSON: nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, f"malformed JSON: {exc}") from None
 
@@ -74,8 +83,11 @@ class Body:
         v = self.raw(name)
         if v is None:
             return default
-        if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
+        if (isinstance(v, bool) or not isinstance(v, int | float)
+                or (isinstance(v, float) and (not math.isfinite(v) or int(v) != v))):
             raise self._bad(name, "an integer")
+        if hi is None and abs(v) > MAX_INT:
+            raise ApiError(400, f"{self._where(name)}: out of range")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             raise ApiError(400, f"{self._where(name)}: must be between {lo} and {hi}")
         return int(v)
@@ -85,8 +97,8 @@ class Body:
         v = self.raw(name)
         if v is None:
             return default
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise self._bad(name, "a number")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise self._bad(name, "a finite number")
         if (lo is not None and v < lo) or (hi is not None and v > hi):
             raise ApiError(400, f"{self._where(name)}: must be between {lo} and {hi}")
         return float(v)

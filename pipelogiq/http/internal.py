@@ -10,7 +10,8 @@ from pipelogiq.http.common import add_health_routes, json_error, json_response, 
 from pipelogiq.http.errors import ApiError
 from pipelogiq.http.internal_pipelines import add_pipeline_routes
 from pipelogiq.http.job_input import parse_time
-from pipelogiq.http.user_auth import clear_cookie, current_user, issue_cookie
+from pipelogiq.http.login_throttle import LoginThrottle
+from pipelogiq.http.user_auth import check_origin, clear_cookie, current_user, issue_cookie
 from pipelogiq.security import hash_password, new_api_key, verify_password
 from pipelogiq.services import Services
 
@@ -22,16 +23,29 @@ def create_internal_app(services: Services) -> QuartTrio:
     add_health_routes(app, services)
     add_pipeline_routes(app, services)
     store = services.store
+    throttle = LoginThrottle(services.clock.now)
+
+    @app.before_request
+    async def same_origin_mutations() -> None:
+        check_origin()
 
     @app.post("/api/auth/login")
     async def login() -> Response:
         body = await read_body()
         email = (body.string("email", required=True, max_len=320) or "").lower()
         password = body.string("password", required=True, max_len=1000) or ""
+        address = request.remote_addr or ""
+        wait = throttle.retry_after(email, address)
+        if wait > 0:
+            response = json_error(429, "too many failed logins; try again later")
+            response.headers["Retry-After"] = str(max(1, round(wait)))
+            return response
         user = await store.user_by_email(email)
         ok = verify_password(password, user["password_hash"] if user else _DUMMY_HASH)
         if not user or not ok or user["disabled_at"] is not None:
+            throttle.failed(email, address)
             raise ApiError(401, "wrong email or password")
+        throttle.succeeded(email)
         response = json_response({"id": user["id"], "email": user["email"],
                                   "name": user["name"], "role": user["role"]})
         issue_cookie(services, response, user["id"])
@@ -88,7 +102,7 @@ def create_internal_app(services: Services) -> QuartTrio:
         created = await store.create_api_key(app_id, name, key_hash, prefix, expires_at)
         return json_response({**created, "key": secret}, 201)
 
-    @app.post("/api/apikeys/<int:key_id>/disable")
+    @app.post("/api/apikeys/<int(max=9223372036854775807):key_id>/disable")
     async def disable_api_key(key_id: int) -> Response:
         user = await current_user(services)
         return json_response(await store.disable_api_key(key_id, user.application_ids))

@@ -61,7 +61,7 @@ def add_pipeline_routes(app: QuartTrio, services: Services) -> None:
         user = await current_user(services)
         return json_response(await store.list_pipelines(_query(user)))
 
-    @app.get("/api/pipelines/<int:pipeline_id>")
+    @app.get("/api/pipelines/<int(max=9223372036854775807):pipeline_id>")
     async def pipeline(pipeline_id: int) -> Response:
         user = await current_user(services)
         doc = await store.pipeline_json(pipeline_id, with_logs=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from pipelogiq.domain import ContextItem, JobResult, LogLine
 from pipelogiq.http.body import Body
@@ -17,9 +17,12 @@ def parse_time(value: str | None, where: str, default: float) -> float:
     if value is None:
         return default
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ApiError(400, f"{where}: expected an RFC 3339 time") from None
+    if parsed.tzinfo is None:  # no offset: UTC, never the server's local zone
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
 
 
 def parse_level(body: Body, name: str = "logLevel") -> str:
@@ -45,7 +48,8 @@ def parse_logs(body: Body, now: float) -> tuple[LogLine, ...]:
 
 def parse_context(body: Body) -> tuple[ContextItem, ...]:
     return tuple(
-        ContextItem(c.string("key", required=True, max_len=200) or "", c.text("value") or "",
+        ContextItem(c.string("key", required=True, max_len=200) or "",
+                    c.string("value", max_len=64_000) or "",
                     c.string("valueType", max_len=50) or "string")
         for c in body.objects("contextItems", max_items=1000)
     )

@@ -41,7 +41,7 @@ def _stage(body: Body) -> NewStage:
     assert name is not None and handler is not None
     if not HANDLER_NAME.match(handler):
         raise ApiError(400, f"{body.where}.stageHandlerName: letters, digits and _.:- only")
-    text = body.text("input")
+    text = body.string("input", max_len=512 * 1024 + 1)
     if text is not None and len(text) > 512 * 1024:
         raise ApiError(400, f"{body.where}.input: longer than 512 KiB")
     return NewStage(
@@ -71,11 +71,11 @@ def parse_new_pipeline(body: Body, application_id: int) -> NewPipeline:
     if any(s.is_event for s in stages) and len(stages) > 1:
         raise ApiError(400, "stages: an event pipeline has exactly one stage")
     keywords = tuple(
-        (k.string("key", required=True, max_len=200) or "", k.text("value") or "")
+        (k.string("key", required=True, max_len=200) or "", k.string("value", max_len=10_000) or "")
         for k in body.objects("pipelineKeywords", max_items=200)
     )
     context = tuple(
-        (c.string("key", required=True, max_len=200) or "", c.text("value") or "",
+        (c.string("key", required=True, max_len=200) or "", c.string("value", max_len=64_000) or "",
          c.string("valueType", max_len=50) or "string")
         for c in body.objects("pipelineContextItems", max_items=1000)
     )
