@@ -21,10 +21,12 @@ def serve(c: Context, demo: bool = False) -> None:
     c.run(f"{PY} -m pipelogiq serve" + (" --demo" if demo else ""), pty=sys.stdout.isatty())
 
 
-@task(help={"k": "only tests matching this expression", "tier": "unit | e2e | all"})
+@task(help={"k": "only tests matching this expression",
+            "tier": "unit | integration (local PostgreSQL) | e2e | all"})
 def test(c: Context, k: str = "", tier: str = "all") -> None:
-    """Run the test suite (unit tests, then end-to-end tests against real servers)."""
-    paths = {"unit": "tests/unit", "e2e": "tests/e2e", "all": "tests"}[tier]
+    """Run the test suite: unit, integration (real PostgreSQL), end-to-end (real servers)."""
+    paths = {"unit": "tests/unit", "integration": "tests/integration", "e2e": "tests/e2e",
+             "all": "tests"}[tier]
     selector = f" -k '{k}'" if k else ""
     c.run(f"{PY} -m pytest {paths} -q{selector}")
 

@@ -31,6 +31,7 @@ FINISHED_STAGE = frozenset(
     {StageStatus.COMPLETED, StageStatus.FAILED, StageStatus.SKIPPED, StageStatus.CANCELLED}
 )
 IN_FLIGHT_STAGE = frozenset({StageStatus.PENDING, StageStatus.RUNNING})
+WORKER_GONE = frozenset({"offline", "stopped"})
 FINISHED_PIPELINE = frozenset(
     {PipelineStatus.COMPLETED, PipelineStatus.FAILED, PipelineStatus.CANCELLED}
 )

@@ -9,14 +9,14 @@ from pipelogiq.actors.engine import Engine
 from pipelogiq.actors.hub import Hub
 from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
-from pipelogiq.store.sqlite import SqliteStore
+from pipelogiq.store.interface import Store
 
 
 @attrs.define
 class Services:
     settings: Settings
     clock: Clock
-    store: SqliteStore
+    store: Store
     engine: Engine
     hub: Hub
     jwt_secret: str

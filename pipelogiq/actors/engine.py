@@ -20,7 +20,7 @@ from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
 from pipelogiq.domain import Delivered, Job, JobResult
 from pipelogiq.store.base import AckOutcome, Reclaimed
-from pipelogiq.store.sqlite import SqliteStore
+from pipelogiq.store.interface import Store
 
 log = logging.getLogger("pipelogiq.engine")
 
@@ -29,7 +29,7 @@ PULL_ANSWER_MARGIN = 5.0
 
 class Engine:
     def __init__(
-        self, store: SqliteStore, broker: Broker, hub: Hub, clock: Clock, settings: Settings
+        self, store: Store, broker: Broker, hub: Hub, clock: Clock, settings: Settings
     ) -> None:
         self.store = store
         self.broker = broker

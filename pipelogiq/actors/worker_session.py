@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from pipelogiq.actors.messages import Seen, drain
-from pipelogiq.store.sqlite_workers import GONE
+from pipelogiq.domain import WORKER_GONE
 
 if TYPE_CHECKING:
     from pipelogiq.actors.engine import Engine
@@ -31,7 +31,7 @@ class WorkerSessionActor:
         offline_after = eng.settings.worker_offline_after
         drain(self._inbox)
         row = await eng.store.worker_last_seen(self.worker_id)
-        if row is None or row[0] in GONE:
+        if row is None or row[0] in WORKER_GONE:
             return
         deadline = row[1] + offline_after
         while True:
@@ -46,7 +46,7 @@ class WorkerSessionActor:
             for seen in drain(self._inbox):
                 deadline = max(deadline, seen.at + offline_after)
             row = await eng.store.worker_last_seen(self.worker_id)
-            if row is None or row[0] in GONE:
+            if row is None or row[0] in WORKER_GONE:
                 return
             now = eng.clock.now()
             if row[1] + offline_after > now:

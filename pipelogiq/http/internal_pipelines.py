@@ -13,7 +13,7 @@ from pipelogiq.http.job_input import parse_time
 from pipelogiq.http.pipeline_input import parse_new_pipeline
 from pipelogiq.http.user_auth import User, current_user
 from pipelogiq.services import Services
-from pipelogiq.store.sqlite_pipelines import PipelineQuery
+from pipelogiq.store.base import PipelineQuery
 
 STATUSES = {"NotStarted", "Running", "Completed", "Failed", "Cancelled"}
 

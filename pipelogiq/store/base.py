@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -42,6 +43,21 @@ class Principal:
 
     application_id: int
     worker_id: str | None = None
+
+
+@attrs.frozen
+class PipelineQuery:
+    application_ids: Sequence[int]
+    page_number: int = 1
+    page_size: int = 20
+    search: str | None = None
+    statuses: Sequence[str] = ()
+    keywords: Sequence[str] = ()
+    context: Sequence[tuple[str, str]] = ()
+    start_from: float | None = None
+    start_to: float | None = None
+    end_from: float | None = None
+    end_to: float | None = None
 
 
 def iso(ts: float | None) -> str | None:

@@ -16,7 +16,7 @@ from pipelogiq.store import sqlite_pipelines as pip
 from pipelogiq.store import sqlite_read as rd
 from pipelogiq.store import sqlite_retention as ret
 from pipelogiq.store import sqlite_workers as wrk
-from pipelogiq.store.base import AckOutcome, Principal, Reclaimed
+from pipelogiq.store.base import AckOutcome, PipelineQuery, Principal, Reclaimed
 from pipelogiq.store.dbthread import DbThread
 
 T = TypeVar("T")
@@ -56,7 +56,7 @@ class SqliteStore:
     async def pipeline_json(self, pipeline_id: int, *, with_logs: bool = False) -> dict[str, Any] | None:
         return await self.run(lambda c: rd.pipeline_json(c, pipeline_id, with_logs=with_logs))
 
-    async def list_pipelines(self, query: pip.PipelineQuery) -> dict[str, Any]:
+    async def list_pipelines(self, query: PipelineQuery) -> dict[str, Any]:
         return await self.run(pip.list_pipelines, query)
 
     async def stage_states(self, pipeline_id: int) -> tuple[str | None, list[StageState]]:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from typing import Any
-
-import attrs
 
 from pipelogiq.domain import NewPipeline
 from pipelogiq.security import new_span_id, new_trace_id
+from pipelogiq.store.base import PipelineQuery
 from pipelogiq.store.sqlite_read import pipelines_json
 from pipelogiq.store.sqltx import dumps, stage_log, tx
 
@@ -58,21 +56,6 @@ def create_pipeline(conn: sqlite3.Connection, new: NewPipeline, now: float) -> t
         stage_log(conn, pid, None, now, "Information",
                   f"Pipeline created with {len(new.stages)} stage(s)")
         return pid, True
-
-
-@attrs.frozen
-class PipelineQuery:
-    application_ids: Sequence[int]
-    page_number: int = 1
-    page_size: int = 20
-    search: str | None = None
-    statuses: Sequence[str] = ()
-    keywords: Sequence[str] = ()
-    context: Sequence[tuple[str, str]] = ()
-    start_from: float | None = None
-    start_to: float | None = None
-    end_from: float | None = None
-    end_to: float | None = None
 
 
 def list_pipelines(conn: sqlite3.Connection, q: PipelineQuery) -> dict[str, Any]:

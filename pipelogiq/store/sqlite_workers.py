@@ -8,10 +8,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from pipelogiq.domain import WORKER_GONE
 from pipelogiq.store.base import Principal, StoreError, iso
 from pipelogiq.store.sqltx import dumps, tx
-
-GONE = ("offline", "stopped")
 
 
 def _event(conn: sqlite3.Connection, worker_id: str, now: float, level: str, kind: str,
@@ -154,7 +153,7 @@ def list_workers(conn: sqlite3.Connection, app_ids: Sequence[int], now: float,
     out = []
     for r in rows:
         effective = r["state"]
-        if effective not in GONE and now - r["last_seen"] > offline_after:
+        if effective not in WORKER_GONE and now - r["last_seen"] > offline_after:
             effective = "offline"
         out.append({
             "id": r["id"], "applicationId": r["application_id"], "name": r["name"],
