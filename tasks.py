@@ -50,8 +50,10 @@ def migrate(c: Context) -> None:
 
 
 @task(help={"pipelines": "pipelines to run", "stages": "stages per pipeline",
-            "concurrency": "worker concurrency"})
-def bench(c: Context, pipelines: int = 300, stages: int = 3, concurrency: int = 8) -> None:
+            "concurrency": "worker concurrency",
+            "rate": "pipelines created per second (0: all at once)"})
+def bench(c: Context, pipelines: int = 300, stages: int = 3, concurrency: int = 8,
+          rate: float = 0.0) -> None:
     """Hops per second and dispatch delay with one SDK worker, embedded mode."""
     c.run(f"{PY} -m benchmarks.hops --pipelines {pipelines} --stages {stages}"
-          f" --concurrency {concurrency}")
+          f" --concurrency {concurrency} --rate {rate}")

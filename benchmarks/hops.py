@@ -5,7 +5,8 @@ worker in this one, over real HTTP on loopback. Figures come from the database a
 dispatch delay = stage delivered − stage ready (the previous stage finished, or the pipeline
 was created, for the first stage).
 
-    python -m benchmarks.hops --pipelines 300 --stages 3 --concurrency 8
+    python -m benchmarks.hops --pipelines 300 --stages 3 --concurrency 8          # throughput
+    python -m benchmarks.hops --pipelines 200 --stages 3 --concurrency 8 --rate 20  # latency
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
-async def run(pipelines: int, stages: int, concurrency: int) -> dict[str, object]:
+async def run(pipelines: int, stages: int, concurrency: int, rate: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         proc, internal, external = await _start_server(db)
@@ -126,6 +127,8 @@ async def run(pipelines: int, stages: int, concurrency: int) -> dict[str, object
                     async with trio.open_nursery() as creators:
                         for i in range(pipelines):
                             creators.start_soon(create, i)
+                            if rate:  # an open-loop arrival rate below capacity: latency
+                                await trio.sleep(1 / rate)
                     created = time.perf_counter() - t0
                     await done.wait()
                 elapsed, cpu = time.perf_counter() - t0, _cpu_seconds(proc.pid) - cpu0
@@ -137,6 +140,7 @@ async def run(pipelines: int, stages: int, concurrency: int) -> dict[str, object
             await proc.wait()
     return {
         "pipelines": pipelines, "stages": stages, "concurrency": concurrency,
+        "arrival_rate": rate or "all at once",
         "hops": total, "seconds": round(elapsed, 2), "create_seconds": round(created, 2),
         "hops_per_second": round(total / elapsed, 1),
         "dispatch_delay_ms": {"p50": round(_pct(delays, 0.5) * 1000, 1),
@@ -152,8 +156,11 @@ def main() -> None:
     p.add_argument("--pipelines", type=int, default=300)
     p.add_argument("--stages", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="pipelines created per second (0: all at once, a throughput run)")
     args = p.parse_args()
-    print(json.dumps(trio.run(run, args.pipelines, args.stages, args.concurrency), indent=2))
+    print(json.dumps(trio.run(run, args.pipelines, args.stages, args.concurrency, args.rate),
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,15 @@ class Api:
 
 def _client(url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=url, timeout=30)
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[Any]]:
+    """Server processes a test starts; any still running at teardown are killed."""
+    procs: list[Any] = []
+    yield procs
+    for proc in procs:
+        proc.kill_if_running()
 
 
 @pytest.fixture

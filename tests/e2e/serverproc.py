@@ -73,6 +73,11 @@ class ServerProcess:
                 if msg.startswith("serving:"):
                     ready.set()
 
+    def kill_if_running(self) -> None:
+        """Teardown: never leave a server behind, whatever the test did."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
     async def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)

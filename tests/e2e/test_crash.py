@@ -47,9 +47,11 @@ def _all_finished(db: Path) -> bool:
         return int(n) == 0
 
 
-async def test_sigkill_then_restart_completes_everything(tmp_path: Path) -> None:
+async def test_sigkill_then_restart_completes_everything(tmp_path: Path,
+                                                        spawned: list[ServerProcess]) -> None:
     db = tmp_path / "crash.db"
     first = ServerProcess(db, JOB_LEASE="2s")
+    spawned.append(first)
     async with trio.open_nursery() as nursery:
         await first.start(nursery)
         key = await _key(first.internal_url)
@@ -79,6 +81,7 @@ async def test_sigkill_then_restart_completes_everything(tmp_path: Path) -> None
     assert states.get("Running") == 2 and states.get("Pending", 0) >= 1, states
 
     second = ServerProcess(db, JOB_LEASE="2s")
+    spawned.append(second)
     async with trio.open_nursery() as nursery:
         await second.start(nursery)
         async with httpx.AsyncClient(base_url=second.external_url, timeout=30) as ext:

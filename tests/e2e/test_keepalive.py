@@ -12,8 +12,10 @@ import trio
 from serverproc import ServerProcess
 
 
-async def test_rejected_posts_keep_the_connection_usable(tmp_path: Path) -> None:
+async def test_rejected_posts_keep_the_connection_usable(tmp_path: Path,
+                                                         spawned: list[ServerProcess]) -> None:
     server = ServerProcess(tmp_path / "k.db")
+    spawned.append(server)
     async with trio.open_nursery() as nursery:
         await server.start(nursery)
         async with httpx.AsyncClient(base_url=server.external_url) as ext:
