@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +86,16 @@ class Api:
 
     async def wait_status(self, pid: int, *statuses: str) -> dict[str, Any]:
         """Wait for a pipeline status, woken by the hub (no polling on a timer)."""
+        return await self.wait_for(pid, lambda doc: doc["status"] in statuses)
+
+    async def wait_for(self, pid: int, done: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        """Wait until the pipeline's JSON satisfies `done`, re-reading it on each change."""
         hub = self.running.services.hub
         changes = hub.subscribe()
         async with changes:
             while True:
                 doc = await self.pipeline(pid)
-                if doc["status"] in statuses:
+                if done(doc):
                     return doc
                 while await changes.receive() != pid:
                     pass
