@@ -1,6 +1,7 @@
 -- Pipelogiq schema, version 1. Portable SQL: SQLite and PostgreSQL read this file alike.
 -- Times are DOUBLE PRECISION seconds since the Unix epoch, written by the application's clock.
--- Ids: INTEGER PRIMARY KEY (SQLite rowid); the PostgreSQL dialect file uses identity columns.
+-- Ids: INTEGER PRIMARY KEY (SQLite rowid); on PostgreSQL migrate.for_postgres makes them identity
+-- columns. tests/integration/test_schema_dialects.py checks both dialects give one schema.
 
 CREATE TABLE kv_settings (
     key TEXT PRIMARY KEY,
