@@ -98,8 +98,10 @@ async def run_server(
         extra_done = trio.Event()
 
         async def http_shutdown_trigger() -> None:
-            # In-process clients (the demo worker) leave first, while the API still answers.
+            # In-process clients (the demo worker) leave first, while the API still answers;
+            # long polls are answered at once so the servers drain without waiting on them.
             await closing.wait()
+            engine.close_intake()
             if extra is not None:
                 with trio.move_on_after(GRACE):
                     await extra_done.wait()

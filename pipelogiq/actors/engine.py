@@ -37,6 +37,7 @@ class Engine:
         self.clock = clock
         self.settings = settings
         self.watchdog = Watchdog(self)
+        self.intake_closed = trio.Event()
         self.pipelines: Registry[int, Kick]
         self.queues: Registry[tuple[int, str], Pull]
         self.workers: Registry[str, Seen]
@@ -111,12 +112,19 @@ class Engine:
         rec = await self.store.reclaim_worker(worker_id, self.settings.max_redeliveries, reason)
         await self.apply_reclaimed(rec)
 
+    def close_intake(self) -> None:
+        """Shutdown begins: long polls are answered now (204) instead of at their deadline,
+        and new ones return at once, so HTTP servers can drain quickly."""
+        self.intake_closed.set()
+
     # -- the job path ---------------------------------------------------------------------
     async def pull(
         self, application_id: int, handler: str, max_jobs: int, wait: float,
         worker_id: str | None,
     ) -> list[Delivered]:
         """Long poll: jobs as soon as one is ready, or [] when `wait` seconds pass."""
+        if self.intake_closed.is_set():
+            return []
         send, recv = trio.open_memory_channel[list[Delivered]](1)
         waiter = Pull(max_jobs, trio.current_time() + wait, worker_id, send)
         try:

@@ -70,11 +70,12 @@ class HandlerQueueActor:
 
     def _expire(self) -> None:
         now = trio.current_time()
+        closing = self._engine.intake_closed.is_set()
         live: deque[Pull] = deque()
         for w in self._waiters:
             if w.gone:
                 continue
-            if w.deadline <= now:
+            if w.deadline <= now or closing:
                 self._answer(w, [])
             else:
                 live.append(w)
@@ -99,8 +100,13 @@ class HandlerQueueActor:
                     await self._changed.wait()
                     race.cancel_scope.cancel()
 
+                async def intake_closed() -> None:
+                    await self._engine.intake_closed.wait()
+                    race.cancel_scope.cancel()
+
                 race.start_soon(job_ready)
                 race.start_soon(waiter_added)
+                race.start_soon(intake_closed)
 
     async def _deliver_loop(self) -> None:
         eng = self._engine
@@ -115,8 +121,12 @@ class HandlerQueueActor:
                 await self._wait_for_change()
                 continue
             assert head is not None
-            delivered = await eng.store.lease(jobs, self.queue, head.worker_id,
-                                              eng.settings.job_lease)
+            try:
+                delivered = await eng.store.lease(jobs, self.queue, head.worker_id,
+                                                  eng.settings.job_lease)
+            except BaseException:
+                eng.broker.give_back(jobs)  # taken but not leased: back on the queue, not lost
+                raise
             if not delivered:
                 continue  # every job was stale (its stage moved on): dropped
             self._waiters.remove(head)
