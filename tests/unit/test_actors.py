@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -661,3 +662,25 @@ async def test_seen_for_an_offline_worker_does_not_respawn_forever(
         h.engine.worker_seen(wid)  # what /workers/events does for this worker
         await trio.testing.wait_all_tasks_blocked()
         assert len(runs) - before == 1, f"{len(runs) - before} incarnations for one Seen"
+
+
+async def test_a_failed_lease_puts_the_taken_jobs_back_on_the_queue(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with running_engine(tmp_path, settings()) as h:
+        pid = await h.create(stage())
+        await h.wait_stage(pid, "Pending")
+        real_lease = h.store.lease
+        failures: list[int] = []
+
+        async def failing_once(*args: Any, **kwargs: Any) -> Any:
+            if not failures:
+                failures.append(1)
+                raise RuntimeError("database hiccup")
+            return await real_lease(*args, **kwargs)
+
+        h.store.lease = failing_once  # type: ignore[method-assign]
+        assert await h.pull("h", wait=1) == []  # the crashed actor answered its waiter
+        assert failures == [1]
+        job = await h.pull_one("h", wait=5)  # the restarted actor finds the job
+        assert job.payload["pipelineId"] == pid and job.payload["attempt"] == 1
