@@ -8,10 +8,14 @@ from quart_trio import QuartTrio
 
 from pipelogiq.http.common import add_health_routes, json_error, json_response, make_app, read_body
 from pipelogiq.http.errors import ApiError
+from pipelogiq.http.internal_admin import add_admin_routes
+from pipelogiq.http.internal_observability import add_observability_routes
 from pipelogiq.http.internal_pipelines import add_pipeline_routes
+from pipelogiq.http.internal_policies import add_policies_routes
 from pipelogiq.http.job_input import parse_time
 from pipelogiq.http.login_throttle import LoginThrottle
 from pipelogiq.http.user_auth import check_origin, clear_cookie, current_user, issue_cookie
+from pipelogiq.http.ws import add_ws_route
 from pipelogiq.security import hash_password, new_api_key, verify_password
 from pipelogiq.services import Services
 
@@ -22,6 +26,10 @@ def create_internal_app(services: Services) -> QuartTrio:
     app = make_app("pipelogiq-internal", json_error)
     add_health_routes(app, services)
     add_pipeline_routes(app, services)
+    add_admin_routes(app, services)
+    add_policies_routes(app, services)
+    add_observability_routes(app, services)
+    add_ws_route(app, services)
     store = services.store
     throttle = LoginThrottle(services.clock.now)
 

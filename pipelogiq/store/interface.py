@@ -11,10 +11,13 @@ from typing import Any, Protocol
 
 from pipelogiq.clock import Clock
 from pipelogiq.domain import Delivered, Job, JobResult, NewPipeline, StageState
+from pipelogiq.store.admin_store import AdminStore
 from pipelogiq.store.base import AckOutcome, PipelineQuery, Principal, Reclaimed
+from pipelogiq.store.observability_store import ObservabilityStore
+from pipelogiq.store.policies_store import PoliciesStore
 
 
-class Store(Protocol):
+class Store(AdminStore, PoliciesStore, ObservabilityStore, Protocol):
     kind: str
     clock: Clock
 

@@ -16,14 +16,18 @@ from pipelogiq.store import sqlite_pipelines as pip
 from pipelogiq.store import sqlite_read as rd
 from pipelogiq.store import sqlite_retention as ret
 from pipelogiq.store import sqlite_workers as wrk
+from pipelogiq.store.admin_store import SqliteAdminMethods
 from pipelogiq.store.base import AckOutcome, PipelineQuery, Principal, Reclaimed
 from pipelogiq.store.dbthread import DbThread
+from pipelogiq.store.observability_store import SqliteObservabilityMethods
+from pipelogiq.store.policies_store import SqlitePoliciesMethods
 
 T = TypeVar("T")
 
 
-class SqliteStore:
-    """Every method is one hop to the connection thread and, when it writes, one transaction."""
+class SqliteStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMethods):
+    """Every method is one hop to the connection thread and, when it writes, one transaction.
+    Feature areas of the internal API add their methods through the mixins."""
 
     kind = "sqlite"
 
