@@ -22,11 +22,11 @@ def serve(c: Context, demo: bool = False) -> None:
 
 
 @task(help={"k": "only tests matching this expression",
-            "tier": "unit | integration (local PostgreSQL) | e2e | all"})
+            "tier": "unit | integration (local PostgreSQL) | e2e | fuzz | all"})
 def test(c: Context, k: str = "", tier: str = "all") -> None:
     """Run the test suite: unit, integration (real PostgreSQL), end-to-end (real servers)."""
     paths = {"unit": "tests/unit", "integration": "tests/integration", "e2e": "tests/e2e",
-             "all": "tests"}[tier]
+             "fuzz": "tests/fuzz", "all": "tests"}[tier]
     selector = f" -k '{k}'" if k else ""
     c.run(f"{PY} -m pytest {paths} -q{selector}")
 
