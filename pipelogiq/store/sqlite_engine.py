@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from pipelogiq import statemachine as sm
 from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
-from pipelogiq.security import new_token
+from pipelogiq.security import digest, new_token
 from pipelogiq.store.base import AckOutcome, Reclaimed, StoreError
 from pipelogiq.store.sqlite_read import stage_next
 from pipelogiq.store.sqltx import stage_log, stage_state, tx
@@ -133,17 +133,18 @@ def lease(
             deadline = now + state.options.time_out if state.options.time_out else None
             until = now + lease_seconds if deadline is None else min(now + lease_seconds, deadline)
             token = new_token()
+            key = digest(token)  # stored hashed: a leaked database does not ack jobs
             conn.execute(
                 "UPDATE stages SET status = 'Running', lease_token = ?, lease_until = ?,"
                 " lease_worker_id = ?, attempt_started_at = ?, attempt_deadline = ?,"
                 " started_at = COALESCE(started_at, ?), pending_since = NULL"
                 " WHERE id = ? AND status = 'Pending' AND attempt = ?",
-                (token, until, worker_id, now, deadline, now, job.stage_id, job.attempt),
+                (key, until, worker_id, now, deadline, now, job.stage_id, job.attempt),
             )
             conn.execute(
                 "INSERT INTO job_leases (token, stage_id, application_id, attempt, worker_id,"
                 " created_at, state) VALUES (?, ?, ?, ?, ?, ?, 'active')",
-                (token, job.stage_id, job.application_id, job.attempt, worker_id, now),
+                (key, job.stage_id, job.application_id, job.attempt, worker_id, now),
             )
             who = f"worker {worker_id}" if worker_id else "a worker"
             stage_log(conn, row["pipeline_id"], row["id"], now, "Information",
@@ -158,14 +159,14 @@ def return_leases(conn: sqlite3.Connection, tokens: Sequence[str], now: float) -
     """Deliveries nobody received (the puller left): back to `Pending`, same attempt."""
     jobs = []
     with tx(conn):
-        for token in tokens:
+        for key in map(digest, tokens):
             row = conn.execute(
                 "UPDATE stages SET status = 'Pending', lease_token = NULL, lease_until = NULL,"
                 " lease_worker_id = NULL, attempt_deadline = NULL, pending_since = ?"
                 " WHERE lease_token = ? AND status = 'Running' RETURNING *",
-                (now, token),
+                (now, key),
             ).fetchone()
-            conn.execute("UPDATE job_leases SET state = 'returned' WHERE token = ?", (token,))
+            conn.execute("UPDATE job_leases SET state = 'returned' WHERE token = ?", (key,))
             if row is not None:
                 stage_log(conn, row["pipeline_id"], row["id"], now, "Information",
                           "Pending: the puller left before the job reached it")
@@ -195,6 +196,7 @@ def _current(
     conn: sqlite3.Connection, application_id: int, token: str, now: float
 ) -> tuple[sqlite3.Row | None, sqlite3.Row | None, AckOutcome | None]:
     """The lease and stage for `token` if it is the live attempt, else the answer to give."""
+    token = digest(token)
     lease_row, stage, answer = _lease_for(conn, application_id, token)
     if answer is not None:
         return None, None, answer
@@ -222,7 +224,8 @@ def ack(
         if not write_transition(conn, stage, t, now, output=result.output,
                                 error_code=result.error_code):
             return AckOutcome("conflict", "superseded: the stage moved", stage["pipeline_id"])
-        conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?", (token,))
+        conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
+                     (lease_row["token"],))
         for line in result.logs:
             stage_log(conn, stage["pipeline_id"], stage["id"], line.created, line.level,
                       line.message)
@@ -246,13 +249,14 @@ def requeue(
 ) -> AckOutcome:
     """The worker hands the job back: a lost attempt (SPEC §3.7), not a failure."""
     with tx(conn):
-        lease_row, stage, answer = _current(conn, application_id, token, now)
+        _, stage, answer = _current(conn, application_id, token, now)
         if answer is not None:
             return answer
         assert stage is not None
         t = sm.lost(stage_state(stage), max_redeliveries, "the worker handed the job back")
         write_transition(conn, stage, t, now)
-        conn.execute("UPDATE job_leases SET state = 'lost' WHERE token = ?", (token,))
+        conn.execute("UPDATE job_leases SET state = 'lost' WHERE token = ?",
+                     (stage["lease_token"],))
         job = _job(stage, t.attempt) if t.status == StageStatus.PENDING else None
         return AckOutcome("applied", "", stage["pipeline_id"], t.status, job)
 
@@ -272,7 +276,7 @@ def extend(
             raise StoreError(409, "the attempt is past its timeOut")
         until = now + seconds if deadline is None else min(now + seconds, deadline)
         conn.execute("UPDATE stages SET lease_until = ? WHERE id = ? AND lease_token = ?",
-                     (until, stage["id"], token))
+                     (until, stage["id"], stage["lease_token"]))
         return float(until)
 
 
