@@ -19,6 +19,7 @@ from pipelogiq.broker.base import Broker, queue_name
 from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
 from pipelogiq.domain import Delivered, Job, JobResult
+from pipelogiq.observability.metrics import Metrics
 from pipelogiq.store.base import AckOutcome, Reclaimed
 from pipelogiq.store.interface import Store
 
@@ -29,8 +30,10 @@ PULL_ANSWER_MARGIN = 5.0
 
 class Engine:
     def __init__(
-        self, store: Store, broker: Broker, hub: Hub, clock: Clock, settings: Settings
+        self, store: Store, broker: Broker, hub: Hub, clock: Clock, settings: Settings,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.store = store
         self.broker = broker
         self.hub = hub
@@ -62,7 +65,7 @@ class Engine:
         broker starts empty), idle pipelines are re-evaluated, live workers are watched
         again. `Running` stages keep their leases; the watchdog reclaims them if they lapse."""
         pending = await self.store.pending_jobs()
-        await self.broker.publish(pending)
+        await self.publish(pending)
         for worker_id, _ in await self.store.live_workers():
             self.workers.offer(worker_id, Seen(0.0))
         await self.sweep()
@@ -91,6 +94,7 @@ class Engine:
 
     def delivered(self, jobs: Sequence[Delivered]) -> None:
         self.watchdog.note_deadline(min(d.lease_until for d in jobs))
+        self.metrics.stage_status_updated_total.inc(len(jobs))
         for d in jobs:
             self.changed(d.payload["pipelineId"])
 
@@ -99,14 +103,16 @@ class Engine:
 
     async def publish(self, jobs: Sequence[Job]) -> None:
         await self.broker.publish(jobs)
+        self.metrics.stage_published_total.inc(len(jobs))
         self.dispatched(jobs)
 
     async def apply_reclaimed(self, rec: Reclaimed) -> None:
-        if rec.jobs:
-            await self.publish(rec.jobs)
-        for pid in rec.pipeline_ids:
+        self.metrics.stage_status_updated_total.inc(len(rec.pipeline_ids))
+        for pid in rec.pipeline_ids:  # committed: announce before publishing
             self.kick(pid)
             self.changed(pid)
+        if rec.jobs:
+            await self.publish(rec.jobs)
 
     async def worker_lost(self, worker_id: str, reason: str) -> None:
         rec = await self.store.reclaim_worker(worker_id, self.settings.max_redeliveries, reason)
@@ -160,18 +166,23 @@ class Engine:
 
     async def ack(self, application_id: int, token: str, result: JobResult) -> AckOutcome:
         outcome = await self.store.ack(application_id, token, result)
+        if outcome.kind == "applied":
+            self.metrics.stage_result_processed_total.inc()
+            if not result.is_success:
+                self.metrics.stage_result_failed_total.inc()
         self._settled(outcome)
         return outcome
 
     async def requeue(self, application_id: int, token: str) -> AckOutcome:
         outcome = await self.store.requeue(application_id, token, self.settings.max_redeliveries)
+        self._settled(outcome)  # committed: announce before publishing
         if outcome.republish is not None:
             await self.publish([outcome.republish])
-        self._settled(outcome)
         return outcome
 
     def _settled(self, outcome: AckOutcome) -> None:
         if outcome.kind == "applied" and outcome.pipeline_id is not None:
+            self.metrics.stage_status_updated_total.inc()
             self.kick(outcome.pipeline_id)
             self.changed(outcome.pipeline_id)
 

@@ -59,8 +59,9 @@ class PipelineActor:
                 reason = "retry due" if stage.retries_used else "ready"
                 job = await eng.store.dispatch(stage.id, reason)
                 if job is not None:
+                    eng.metrics.stage_status_updated_total.inc()
+                    eng.changed(self.pipeline_id)  # committed: announce before publishing
                     await eng.publish([job])
-                    eng.changed(self.pipeline_id)
                 return await self.step()
             case sm.WaitUntil(at):
                 return eng.clock.trio_deadline(at)

@@ -33,6 +33,7 @@ class Watchdog:
             rec = await eng.store.reclaim_expired(s.max_redeliveries)
             await eng.apply_reclaimed(rec)
             stale = await eng.store.fail_stale_pending(s.stage_pending_timeout)
+            eng.metrics.pending_marked_failed_total.inc(len(stale.pipeline_ids))
             await eng.apply_reclaimed(stale)
             if len(rec.jobs) + len(rec.pipeline_ids) < 500 and len(stale.pipeline_ids) < 500:
                 break

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from quart import Response, request
+from quart import Response, has_request_context, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
@@ -70,7 +70,8 @@ def make_app(name: str, render: ErrorRenderer) -> QuartTrio:
 
     @app.errorhandler(Exception)
     async def crash(exc: Exception) -> Response:
-        log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        where = f"{request.method} {request.path}" if has_request_context() else "websocket"
+        log.error("unhandled error on %s", where, exc_info=exc)
         return render(500, "internal error")
 
     return app

@@ -46,6 +46,7 @@ def create_external_app(services: Services) -> QuartTrio:
         new = parse_new_pipeline(body, principal.application_id)
         pid, created = await store.create_pipeline(new)
         if created:
+            engine.metrics.ext_pipeline_created_total.inc()
             engine.kick(pid)
             engine.changed(pid)
         return json_response(await store.pipeline_json(pid))
@@ -92,6 +93,7 @@ def create_external_app(services: Services) -> QuartTrio:
             if await store.worker_app(worker_id or "") != principal.application_id:
                 raise ApiError(404, "unknown workerId")
         jobs = await engine.pull(principal.application_id, handler, max_jobs, wait, worker_id)
+        engine.metrics.ext_stage_jobs_pulled_total.inc(len(jobs))
         if not jobs:
             return Response("", status=204)
         if batch:
@@ -100,11 +102,16 @@ def create_external_app(services: Services) -> QuartTrio:
 
     async def _ack_one(item: Body, principal: Principal) -> tuple[int, dict[str, Any]]:
         token = item.string("token", required=True, max_len=200) or ""
+        metrics = engine.metrics
         if item.boolean("requeue"):
             outcome = await engine.requeue(principal.application_id, token)
+            counter = metrics.ext_stage_jobs_nacked_total
         else:
             result = parse_result(item, services.clock.now())
             outcome = await engine.ack(principal.application_id, token, result)
+            counter = metrics.ext_stage_jobs_acked_total
+        if outcome.kind == "applied":
+            counter.inc()
         code = {"applied": 200, "duplicate": 200, "not_found": 404, "conflict": 409}[outcome.kind]
         answer: dict[str, Any] = {"status": "ok"} if code == 200 else {
             "status": outcome.kind, "message": outcome.reason}

@@ -9,6 +9,7 @@ from quart_trio import QuartTrio
 
 from pipelogiq.http.common import json_response, read_body
 from pipelogiq.http.errors import ApiError
+from pipelogiq.http.internal_admin_pipelines import apply_bulk
 from pipelogiq.http.job_input import parse_time
 from pipelogiq.http.pipeline_input import parse_new_pipeline
 from pipelogiq.http.user_auth import User, current_user
@@ -86,6 +87,8 @@ def add_pipeline_routes(app: QuartTrio, services: Services) -> None:
         async def handler() -> Response:
             user = await current_user(services)
             body = await read_body()
+            if body.has(f"{field}s"):  # the bulk form, answered per item
+                return await apply_bulk(services, user, body, f"{field}s", run)
             target = body.integer(field, lo=1)
             if target is None:
                 raise ApiError(400, f"{field} is required")

@@ -74,7 +74,13 @@ def check_origin() -> None:
 
 
 async def current_user(services: Services) -> User:
-    token = request.cookies.get(COOKIE)
+    """The user of this request's cookie; 401 when there is none or it is no longer valid."""
+    return await user_from_token(services, request.cookies.get(COOKIE))
+
+
+async def user_from_token(services: Services, token: str | None) -> User:
+    """The user a session token (the cookie's value) stands for, with the applications they
+    may see; ApiError(401) when missing, invalid, expired or the user is disabled."""
     if not token:
         raise ApiError(401, "not logged in")
     try:
