@@ -14,6 +14,7 @@ from pipelogiq.http.internal_pipelines import add_pipeline_routes
 from pipelogiq.http.internal_policies import add_policies_routes
 from pipelogiq.http.job_input import parse_time
 from pipelogiq.http.login_throttle import LoginThrottle
+from pipelogiq.http.openapi_internal import internal_openapi
 from pipelogiq.http.user_auth import check_origin, clear_cookie, current_user, issue_cookie
 from pipelogiq.http.ws import add_ws_route
 from pipelogiq.security import hash_password, new_api_key, verify_password
@@ -114,6 +115,10 @@ def create_internal_app(services: Services) -> QuartTrio:
     async def disable_api_key(key_id: int) -> Response:
         user = await current_user(services)
         return json_response(await store.disable_api_key(key_id, user.application_ids))
+
+    @app.get("/api/openapi.json")
+    async def openapi() -> Response:
+        return json_response(internal_openapi())
 
     @app.get("/api/workers")
     async def workers() -> Response:

@@ -86,7 +86,7 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
             },
             "heartbeat": {"intervalSec": s.worker_heartbeat_interval,
                           "offlineAfterSec": s.worker_offline_after},
-            "observability": {},
+            "observability": await store.link_templates(),
         })
 
     async def _app_name(application_id: int) -> str:

@@ -25,4 +25,7 @@ def purge(conn: sqlite3.Connection, cutoff: float) -> int:
         conn.execute("DELETE FROM worker_heartbeats WHERE created_at < ?", (cutoff,))
         conn.execute("DELETE FROM worker_events WHERE created_at < ?", (cutoff,))
         conn.execute("DELETE FROM application_logs WHERE created_at < ?", (cutoff,))
+        # Policy applications age out; the policies' change trail is kept.
+        conn.execute("DELETE FROM policy_events WHERE kind = 'triggered' AND created_at < ?",
+                     (cutoff,))
         return len(ids)

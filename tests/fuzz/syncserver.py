@@ -31,7 +31,7 @@ class SyncServer:
                     "PIPELOGIQ_ADMIN_EMAIL": EMAIL, "PIPELOGIQ_ADMIN_PASSWORD": PASSWORD,
                     "LOG_FORMAT": "json", "PULL_WAIT_MAX": "1s"}
         self.proc: subprocess.Popen[str] | None = None
-        self.api_key = self.worker_session = ""
+        self.api_key = self.worker_session = self.cookie = ""
 
     def __enter__(self) -> SyncServer:
         self.proc = subprocess.Popen([sys.executable, "-m", "pipelogiq", "serve"], env=self.env,
@@ -45,6 +45,7 @@ class SyncServer:
         threading.Thread(target=self._drain, daemon=True).start()
         with httpx.Client(base_url=self.internal_url) as c:
             c.post("/api/auth/login", json={"email": EMAIL, "password": PASSWORD}).raise_for_status()
+            self.cookie = c.cookies["authKey"]
             r = c.post("/api/apikeys", json={"applicationId": 1, "name": "fuzz"})
             r.raise_for_status()
             self.api_key = r.json()["key"]
