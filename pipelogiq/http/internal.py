@@ -15,6 +15,7 @@ from pipelogiq.http.internal_policies import add_policies_routes
 from pipelogiq.http.job_input import parse_time
 from pipelogiq.http.login_throttle import LoginThrottle
 from pipelogiq.http.openapi_internal import internal_openapi
+from pipelogiq.http.spa import add_spa_routes
 from pipelogiq.http.user_auth import check_origin, clear_cookie, current_user, issue_cookie
 from pipelogiq.http.ws import add_ws_route
 from pipelogiq.security import hash_password, new_api_key, verify_password
@@ -31,6 +32,7 @@ def create_internal_app(services: Services) -> QuartTrio:
     add_policies_routes(app, services)
     add_observability_routes(app, services)
     add_ws_route(app, services)
+    add_spa_routes(app, services)
     store = services.store
     throttle = LoginThrottle(services.clock.now)
 
