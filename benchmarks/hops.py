@@ -46,7 +46,8 @@ def _cpu_seconds(pid: int) -> float:
 async def _start_server(db: Path) -> tuple[trio.Process, str, str]:
     pi, pe = _port(), _port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "HTTP_ADDR": f"127.0.0.1:{pi}",
-           "EXTERNAL_HTTP_ADDR": f"127.0.0.1:{pe}", "PIPELOGIQ_ADMIN_EMAIL": EMAIL,
+           "EXTERNAL_HTTP_ADDR": f"127.0.0.1:{pe}", "METRICS_ADDR": "127.0.0.1:0",
+           "PIPELOGIQ_ADMIN_EMAIL": EMAIL,
            "PIPELOGIQ_ADMIN_PASSWORD": PASSWORD, "LOG_FORMAT": "json", "LOG_LEVEL": "WARNING"}
     proc = await trio.lowlevel.open_process(
         [sys.executable, "-m", "pipelogiq", "serve"], env=env,

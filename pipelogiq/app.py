@@ -20,6 +20,7 @@ from pipelogiq.clock import Clock, SystemClock
 from pipelogiq.config import Settings, format_addr
 from pipelogiq.http.external import create_external_app
 from pipelogiq.http.internal import create_internal_app
+from pipelogiq.http.metrics_app import create_metrics_app
 from pipelogiq.security import hash_password
 from pipelogiq.services import Services
 from pipelogiq.store.base import StoreError
@@ -37,6 +38,7 @@ class Running:
     internal_url: str
     external_url: str
     services: Services
+    metrics_url: str
 
 
 def open_store(settings: Settings, clock: Clock) -> SqliteStore:
@@ -124,10 +126,15 @@ async def run_server(
                 serve_ext = functools.partial(serve, create_external_app(services),
                                               _http_config(settings.external_http_addr),
                                               shutdown_trigger=http_shutdown_trigger)
+                serve_metrics = functools.partial(serve, create_metrics_app(services),
+                                                  _http_config(settings.metrics_addr),
+                                                  shutdown_trigger=http_shutdown_trigger)
                 internal = await http.start(serve_int)
                 external = await http.start(serve_ext)
-                running = Running(internal[0], external[0], services)
-                log.info("serving: dashboard/API %s, external API %s", internal[0], external[0])
+                metrics = await http.start(serve_metrics)
+                running = Running(internal[0], external[0], services, metrics[0])
+                log.info("serving: dashboard/API %s, external API %s, metrics %s", internal[0],
+                         external[0], metrics[0])
                 if extra is not None:
                     root.start_soon(run_extra, running)
                 task_status.started(running)

@@ -162,6 +162,8 @@ class Delivered:
     payload: dict[str, Any]
     headers: dict[str, str]
     lease_until: float
+    ready_at: float | None = None  # when the stage became ready (dispatch latency)
+    delivered_at: float | None = None
 
 
 @attrs.frozen

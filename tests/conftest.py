@@ -27,6 +27,7 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "database_url": f"sqlite:///{tmp_path}/pipelogiq.db",
         "http_addr": ("127.0.0.1", 0),
         "external_http_addr": ("127.0.0.1", 0),
+        "metrics_addr": ("127.0.0.1", 0),
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "jwt_secret": "test-secret-" + "x" * 40,

@@ -96,6 +96,8 @@ class Engine:
         self.watchdog.note_deadline(min(d.lease_until for d in jobs))
         self.metrics.stage_status_updated_total.inc(len(jobs))
         for d in jobs:
+            if d.ready_at is not None and d.delivered_at is not None:
+                self.metrics.dispatch_latency_seconds.observe(max(0.0, d.delivered_at - d.ready_at))
             self.changed(d.payload["pipelineId"])
 
     def worker_seen(self, worker_id: str) -> None:
@@ -168,6 +170,9 @@ class Engine:
         outcome = await self.store.ack(application_id, token, result)
         if outcome.kind == "applied":
             self.metrics.stage_result_processed_total.inc()
+            if outcome.attempt_seconds is not None and outcome.handler is not None:
+                self.metrics.stage_duration_seconds.labels(outcome.handler).observe(
+                    outcome.attempt_seconds)
             if not result.is_success:
                 self.metrics.stage_result_failed_total.inc()
         self._settled(outcome)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from pipelogiq.http.body import Body
 from pipelogiq.http.errors import ApiError
+from pipelogiq.observability.logs import request_id
 from pipelogiq.services import Services
 from pipelogiq.store.base import StoreError
 from pipelogiq.version import version_info
@@ -45,6 +47,19 @@ def make_app(name: str, render: ErrorRenderer) -> QuartTrio:
     app = QuartTrio(name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+
+    @app.before_request
+    async def tag_request() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        ok = 0 < len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum()
+        request_id.set(given if ok else uuid.uuid4().hex)
+
+    @app.after_request
+    async def echo_request_id(response: Response) -> Response:
+        rid = request_id.get()
+        if rid is not None:
+            response.headers["X-Request-Id"] = rid
+        return response
 
     @app.before_request
     async def read_whole_body() -> None:

@@ -86,10 +86,15 @@ def add_health_and_metrics_routes(app: QuartTrio, services: Services, metrics: M
 
     @app.get("/metrics")
     async def prometheus() -> Response:
-        """Prometheus exposition, no login: counters plus gauges read from the store now.
-        It names no tenant data, but it is operational detail: in production, bind the
-        internal port to a private address (or block `/metrics` at the proxy)."""
-        snapshot = await services.store.metrics_gauges(services.settings.worker_offline_after)
-        metrics.set_gauges(snapshot, services.engine.stats())
-        body, content_type = metrics.render(request.headers.get("Accept", ""))
-        return Response(body, content_type=content_type)
+        """Prometheus exposition, no login. It names no tenant data, but it is operational
+        detail: in production, bind the internal port to a private address (or block
+        `/metrics` at the proxy), or scrape METRICS_ADDR instead."""
+        return await metrics_response(services, metrics)
+
+
+async def metrics_response(services: Services, metrics: Metrics) -> Response:
+    """Counters plus gauges read from the store now, in the format the scraper asked for."""
+    snapshot = await services.store.metrics_gauges(services.settings.worker_offline_after)
+    metrics.set_gauges(snapshot, services.engine.stats())
+    body, content_type = metrics.render(request.headers.get("Accept", ""))
+    return Response(body, content_type=content_type)

@@ -27,6 +27,8 @@ class AckOutcome:
     pipeline_id: int | None = None
     status: str | None = None
     republish: Job | None = None
+    handler: str | None = None
+    attempt_seconds: float | None = None  # running time of the attempt that settled
 
 
 @attrs.frozen

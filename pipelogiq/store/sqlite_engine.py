@@ -61,7 +61,7 @@ def dispatch(conn: sqlite3.Connection, stage_id: int, now: float, reason: str) -
             (now, now, row["pipeline_id"]),
         )
         stage_log(conn, row["pipeline_id"], stage_id, now, "Information",
-                  f"Pending: {reason} (attempt {row['attempt']})")
+                  f"Pending: {reason} (attempt {row['attempt']})", attempt=row["attempt"])
         return _job(row)
 
 
@@ -107,7 +107,7 @@ def write_transition(
     if cur.rowcount != 1:
         return False
     stage_log(conn, row["pipeline_id"], row["id"], now, _LEVEL.get(t.status, "Information"),
-              f"{t.status}: {t.reason}")
+              f"{t.status}: {t.reason}", attempt=t.attempt)
     return True
 
 
@@ -148,10 +148,10 @@ def lease(
             )
             who = f"worker {worker_id}" if worker_id else "a worker"
             stage_log(conn, row["pipeline_id"], row["id"], now, "Information",
-                      f"Running: delivered to {who} (attempt {job.attempt})")
+                      f"Running: delivered to {who} (attempt {job.attempt})", attempt=job.attempt)
             payload, headers = stage_next(conn, row)
             out.append(Delivered(token, queue, f"{job.stage_id}.{job.attempt}", payload,
-                                 headers, until))
+                                 headers, until, row["ready_at"], now))
     return out
 
 
@@ -228,7 +228,7 @@ def ack(
                      (lease_row["token"],))
         for line in result.logs:
             stage_log(conn, stage["pipeline_id"], stage["id"], line.created, line.level,
-                      line.message)
+                      line.message, state_change=False)
         if t.status == StageStatus.COMPLETED:
             conn.executemany(
                 "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
@@ -241,7 +241,9 @@ def ack(
             column = "processed" if t.status == StageStatus.COMPLETED else "failed"
             conn.execute(f"UPDATE workers SET {column} = {column} + 1 WHERE id = ?",
                          (lease_row["worker_id"],))
-        return AckOutcome("applied", "", stage["pipeline_id"], t.status)
+        started = stage["attempt_started_at"]
+        return AckOutcome("applied", "", stage["pipeline_id"], t.status, None, stage["handler"],
+                          None if started is None else now - started)
 
 
 def requeue(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,11 @@ def stage_state(row: sqlite3.Row) -> StageState:
     )
 
 
+_LOG_LEVELS = {"Trace": logging.DEBUG, "Debug": logging.DEBUG, "Information": logging.INFO,
+               "Warning": logging.WARNING, "Error": logging.ERROR, "Critical": logging.CRITICAL}
+state_log = logging.getLogger("pipelogiq.state")
+
+
 def stage_log(
     conn: sqlite3.Connection,
     pipeline_id: int,
@@ -46,7 +52,15 @@ def stage_log(
     now: float,
     level: str,
     message: str,
+    *,
+    attempt: int | None = None,
+    state_change: bool = True,
 ) -> None:
+    """A line in the pipeline's log (shown on the dashboard); a state change is also one
+    structured process log line with its pipeline, stage and attempt."""
+    if state_change:
+        state_log.log(_LOG_LEVELS.get(level, logging.INFO), message, extra={
+            "pipeline": pipeline_id, "stage": stage_id, "attempt": attempt})
     conn.execute(
         "INSERT INTO stage_logs (pipeline_id, stage_id, created_at, level, message)"
         " VALUES (?, ?, ?, ?, ?)",

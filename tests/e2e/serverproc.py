@@ -31,6 +31,7 @@ class ServerProcess:
             "DATABASE_URL": f"sqlite:///{db}",
             "HTTP_ADDR": f"127.0.0.1:{self.internal_port}",
             "EXTERNAL_HTTP_ADDR": f"127.0.0.1:{self.external_port}",
+            "METRICS_ADDR": "127.0.0.1:0",
             "PIPELOGIQ_ADMIN_EMAIL": ADMIN_EMAIL,
             "PIPELOGIQ_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "JWT_SECRET": "crash-test-secret-" + "y" * 32,

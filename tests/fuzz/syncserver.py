@@ -28,6 +28,7 @@ class SyncServer:
         self.internal_url, self.external_url = f"http://127.0.0.1:{pi}", f"http://127.0.0.1:{pe}"
         self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}",
                     "HTTP_ADDR": f"127.0.0.1:{pi}", "EXTERNAL_HTTP_ADDR": f"127.0.0.1:{pe}",
+                    "METRICS_ADDR": "127.0.0.1:0",
                     "PIPELOGIQ_ADMIN_EMAIL": EMAIL, "PIPELOGIQ_ADMIN_PASSWORD": PASSWORD,
                     "LOG_FORMAT": "json", "PULL_WAIT_MAX": "1s"}
         self.proc: subprocess.Popen[str] | None = None
