@@ -83,3 +83,17 @@ async def test_a_crash_answers_without_a_stack_trace(api: Api, which: str,
     for leak in ("Traceback", "RuntimeError", "secret internals", ".py"):
         assert leak not in r.text
     assert "internal error" in r.text
+
+
+async def test_the_database_holds_no_secret_in_clear(api: Api) -> None:
+    boot = await api.external.post("/workers/bootstrap", headers=api.key(),
+                                   json={"workerName": "w", "instanceId": "w-1"})
+    session = boot.json()["workerSessionToken"]
+    await api.create([{"stageName": "s", "stageHandlerName": "sec"}])
+    pulled = await api.external.post("/jobs/pull", headers={"X-Worker-Session": session},
+                                     json={"handlerName": "sec", "waitSeconds": 5})
+    token = pulled.json()["token"]
+    await api.running.services.store.ping()  # everything above is committed
+    stored = b"".join(p.read_bytes() for p in Path(db(api)).parent.glob("pipelogiq.db*"))
+    for secret in (api.api_key, session, token, "correct-horse-battery"):
+        assert secret.encode() not in stored
