@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from invoke import Context, task
 
 PY = sys.executable
+UI = Path(__file__).parent / "ui"
 
 
 @task
@@ -57,3 +59,34 @@ def bench(c: Context, pipelines: int = 300, stages: int = 3, concurrency: int = 
     """Hops per second and dispatch delay with one SDK worker, embedded mode."""
     c.run(f"{PY} -m benchmarks.hops --pipelines {pipelines} --stages {stages}"
           f" --concurrency {concurrency} --rate {rate}")
+
+
+@task
+def ui(c: Context) -> None:
+    """Build the dashboard into ui/dist (served at / by `pipelogiq serve`)."""
+    with c.cd(str(UI)):
+        c.run("npm ci --no-audit --no-fund")
+        c.run("npm run build")
+
+
+@task
+def dev(c: Context) -> None:
+    """API + demo on :8080 and the Vite dev server on :3300 (proxying /api and /ws to it)."""
+    if not (UI / "node_modules").exists():
+        with c.cd(str(UI)):
+            c.run("npm ci --no-audit --no-fund")
+    api = c.run(f"{PY} -m pipelogiq serve --demo", asynchronous=True)
+    try:
+        with c.cd(str(UI)):
+            c.run("npm run dev", pty=sys.stdout.isatty())
+    finally:
+        api.runner.kill()
+
+
+@task(pre=[ui])
+def uitest(c: Context) -> None:
+    """Dashboard checks: types, Vitest, then Playwright in chromium against serve --demo."""
+    with c.cd(str(UI)):
+        c.run("npm run lint")
+        c.run("npm test")
+    c.run("bash ui/e2e/ci.sh")

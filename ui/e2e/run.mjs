@@ -1,0 +1,201 @@
+// End-to-end: drive Debian's Chromium (playwright-core, no downloaded browser) through the
+// dashboard served by a real `pipelogiq serve --demo`.
+//
+//   PIPELOGIQ_URL=http://127.0.0.1:8080 node e2e/run.mjs
+//
+// Env: PIPELOGIQ_URL (required), PIPELOGIQ_EMAIL / PIPELOGIQ_PASSWORD (default the demo admin),
+// CHROMIUM (default /usr/bin/chromium). Screenshots go to e2e/screenshots/.
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const base = (process.env.PIPELOGIQ_URL ?? '').replace(/\/$/, '')
+if (!base) {
+  console.error('set PIPELOGIQ_URL to the internal server, e.g. http://127.0.0.1:8080')
+  process.exit(2)
+}
+const email = process.env.PIPELOGIQ_EMAIL ?? 'admin@example.com'
+const password = process.env.PIPELOGIQ_PASSWORD ?? 'admin-password'
+const shots = join(dirname(fileURLToPath(import.meta.url)), 'screenshots')
+mkdirSync(shots, { recursive: true })
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+})
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } })
+const page = await context.newPage()
+page.setDefaultTimeout(20_000)
+const pageErrors = []
+page.on('pageerror', (err) => pageErrors.push(String(err)))
+
+let passed = 0
+let failed = 0
+async function step(name, fn) {
+  const started = Date.now()
+  try {
+    await fn()
+    passed += 1
+    console.log(`ok   ${name} (${Date.now() - started} ms)`)
+  } catch (err) {
+    failed += 1
+    console.log(`FAIL ${name}: ${err instanceof Error ? err.message.split('\n')[0] : err}`)
+    await page.screenshot({ path: join(shots, `failed-${name.replace(/\W+/g, '-')}.png`) }).catch(() => {})
+    throw err
+  }
+}
+const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
+const rowIds = () =>
+  page.$$eval('[data-testid="pipeline-row"]', (rows) => rows.map((r) => Number(r.getAttribute('data-id'))))
+
+try {
+  await step('an unauthenticated visit goes to login with next', async () => {
+    await page.goto(`${base}/pipelines`)
+    await page.waitForURL(/\/login\?next=%2Fpipelines/)
+    await shot('01-login')
+  })
+
+  await step('a wrong password shows an error', async () => {
+    await page.fill('input[name=email]', email)
+    await page.fill('input[name=password]', 'not-the-password')
+    await page.click('button[type=submit]')
+    await page.getByRole('alert').waitFor()
+  })
+
+  await step('logs in and returns to the pipelines', async () => {
+    await page.fill('input[name=password]', password)
+    await page.click('button[type=submit]')
+    await page.waitForURL(`${base}/pipelines`)
+    await page.locator('[data-testid="live-state"][data-state="open"]').waitFor()
+  })
+
+  await step('the pipelines table fills live from the demo, without reload', async () => {
+    await page.locator('[data-testid="pipeline-row"]').first().waitFor()
+    await page.evaluate(() => {
+      window.__noReload = true
+    })
+    const before = Math.max(...(await rowIds()))
+    await page.waitForFunction(
+      (max) =>
+        [...document.querySelectorAll('[data-testid="pipeline-row"]')].some(
+          (r) => Number(r.getAttribute('data-id')) > max,
+        ),
+      before,
+      { timeout: 30_000 },
+    )
+    // a pipeline seen running on the page finishes on the page
+    const running = page.locator('[data-testid="pipeline-row"]:has([data-testid="status-badge"][data-status="Running"])').first()
+    if (await running.count()) {
+      const id = await running.getAttribute('data-id')
+      await page
+        .locator(`[data-testid="pipeline-row"][data-id="${id}"] [data-testid="status-badge"]:not([data-status="Running"])`)
+        .waitFor({ timeout: 30_000 })
+    }
+    if (!(await page.evaluate(() => window.__noReload === true))) throw new Error('the page reloaded')
+    await shot('02-pipelines')
+  })
+
+  await step('filters by status (URL holds the filter)', async () => {
+    await page.click('[data-testid="status-filter"]')
+    await page.click('[data-testid="status-option-Completed"]')
+    await page.keyboard.press('Escape')
+    await page.waitForURL(/status=Completed/)
+    await page.waitForFunction(() => {
+      const badges = [...document.querySelectorAll('[data-testid="pipeline-row"] [data-testid="status-badge"]')]
+      return badges.length > 0 && badges.every((b) => b.getAttribute('data-status') === 'Completed')
+    })
+    await shot('03-pipelines-completed')
+  })
+
+  await step('filters by a context value', async () => {
+    await page.goto(`${base}/pipelines?ctx=items%3A3`)
+    await page.locator('[data-testid="pipeline-row"], [data-testid="empty"]').first().waitFor()
+  })
+
+  await step('opens a pipeline and sees its stages', async () => {
+    await page.goto(`${base}/pipelines?status=Completed`)
+    const first = page.locator('[data-testid="pipeline-row"] a').first()
+    await first.click()
+    await page.waitForURL(/\/pipelines\/\d+$/)
+    await page.locator('[data-testid="stage-graph"]').waitFor()
+    const cards = await page.locator('[data-testid="stage-card"]').count()
+    if (cards < 1) throw new Error('no stage cards')
+    await page.locator('[data-testid="trace-id"]').waitFor()
+    await shot('04-pipeline-detail')
+  })
+
+  await step('reruns the last stage (confirm, toast) and sees it complete again live', async () => {
+    const card = page.locator('[data-testid="stage-card"]').last()
+    const logsBefore = await card.locator('summary').innerText() // "Logs (N)"
+    const countBefore = Number(/\((\d+)\)/.exec(logsBefore)?.[1] ?? '0')
+    await card.getByRole('button', { name: 'Rerun', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Rerun stage' }).click()
+    await page.locator('[data-testid="toast"][data-variant="success"]').first().waitFor()
+    await page.waitForFunction(
+      (before) => {
+        const cards = document.querySelectorAll('[data-testid="stage-card"]')
+        const last = cards[cards.length - 1]
+        const n = Number(/\((\d+)\)/.exec(last?.querySelector('summary')?.textContent ?? '')?.[1] ?? '0')
+        return last?.getAttribute('data-status') === 'Completed' && n > before
+      },
+      countBefore,
+      { timeout: 30_000 },
+    )
+    await shot('05-pipeline-rerun')
+  })
+
+  await step('a failed pipeline shows its output in red (if the demo has one)', async () => {
+    await page.goto(`${base}/pipelines?status=Failed`)
+    await page.locator('[data-testid="pipeline-row"], [data-testid="empty"]').first().waitFor()
+    if ((await page.locator('[data-testid="pipeline-row"]').count()) === 0) {
+      console.log('     (no failed pipeline in the demo yet: nothing to show)')
+      return
+    }
+    await page.locator('[data-testid="pipeline-row"] a').first().click()
+    await page.locator('[data-testid="stage-card"][data-status="Failed"] [data-testid="stage-logs"]').first().waitFor()
+    await shot('06-pipeline-failed')
+  })
+
+  await step('the Workers page shows the demo worker', async () => {
+    await page.getByRole('link', { name: 'Workers' }).click()
+    await page.waitForURL(`${base}/workers`)
+    await page.locator('[data-testid="worker-row"]', { hasText: 'demo-worker' }).waitFor()
+    await shot('07-workers')
+  })
+
+  await step('the theme toggles to dark and is remembered', async () => {
+    const dark = await page.evaluate(() => document.documentElement.classList.contains('dark'))
+    await page.click('[data-testid="theme-toggle"]')
+    await page.reload()
+    await page.locator('[data-testid="worker-row"]').first().waitFor()
+    const after = await page.evaluate(() => document.documentElement.classList.contains('dark'))
+    if (after === dark) throw new Error('theme not remembered')
+    await shot('08-workers-theme')
+  })
+
+  await step('logs out', async () => {
+    await page.click('[data-testid="user-menu"]')
+    await page.getByRole('menuitem', { name: 'Log out' }).click()
+    await page.waitForURL(/\/login/)
+    await page.goto(`${base}/workers`)
+    await page.waitForURL(/\/login\?next=%2Fworkers/)
+  })
+
+  if (pageErrors.length) throw new Error(`errors on the page: ${pageErrors.join('; ')}`)
+} catch {
+  // reported by step()
+} finally {
+  await browser.close()
+}
+if (pageErrors.length) console.log(`page errors: ${pageErrors.join('; ')}`)
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(failed || pageErrors.length ? 1 : 0)
