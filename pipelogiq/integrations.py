@@ -24,6 +24,7 @@ import attrs
 import httpx
 import trio
 
+from pipelogiq.jsonobj import JsonObject
 from pipelogiq.store.base import iso
 
 KINDS = ("opentelemetry", "alerting", "grafana", "logs")
@@ -59,18 +60,8 @@ def mask(secret: str) -> str:
 
 # -- reading a config ------------------------------------------------------------------------
 
-class _Obj:
-    def __init__(self, raw: Any, where: str) -> None:
-        if not isinstance(raw, dict):
-            raise IntegrationError(f"{where}: expected an object")
-        self._data = {str(k).lower(): v for k, v in raw.items()}
-        self.where = where
-
-    def get(self, name: str) -> Any:
-        return self._data.get(name.lower())
-
-    def path(self, name: str) -> str:
-        return f"{self.where}.{name}"
+class _Obj(JsonObject):
+    error = IntegrationError
 
     def flag(self, name: str) -> bool:
         v = self.get(name)

@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from pipelogiq.jsonobj import JsonObject
+
 POLICY_TYPES = ("rate_limit", "retry", "timeout", "circuit_breaker")
 STATUSES = ("active", "paused", "disabled")
 KEY_BY = ("global", "tenant", "handler", "pipeline", "custom")
@@ -48,20 +50,10 @@ class PolicyConflict(Exception):
 
 # -- reading JSON objects --------------------------------------------------------------------
 
-class _Obj:
+class _Obj(JsonObject):
     """A JSON object read with case-insensitive keys; `null` means absent."""
 
-    def __init__(self, raw: Any, where: str) -> None:
-        if not isinstance(raw, dict):
-            raise PolicyError(f"{where}: expected an object")
-        self._data = {str(k).lower(): v for k, v in raw.items()}
-        self.where = where
-
-    def get(self, name: str) -> Any:
-        return self._data.get(name.lower())
-
-    def path(self, name: str) -> str:
-        return f"{self.where}.{name}"
+    error = PolicyError
 
     def integer(self, name: str, *, lo: int, hi: int = MAX_INT, required: bool = True,
                 rule: str = "") -> int | None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import httpx
 
 from conftest import Api
@@ -94,3 +95,22 @@ def error(r: httpx.Response, status: int) -> str:
     doc = r.json()["error"]
     assert set(doc) == {"code", "message"}, doc
     return str(doc["message"])
+
+
+@attrs.define
+class Member:
+    """A logged-in RegularUser who is a member of a second application only."""
+
+    client: httpx.AsyncClient
+    application_id: int
+    key: str
+
+
+@asynccontextmanager
+async def other_tenant(api: Api, email: str = "bob@example.com") -> AsyncIterator[Member]:
+    """A new application B, an API key of it, and its only member logged in."""
+    app_b = await new_app(api, "tenant-b")
+    key = await api.new_key(app_b)
+    await make_user(api, email, apps=(app_b,))
+    async with logged_in(api, email) as client:
+        yield Member(client, app_b, key)

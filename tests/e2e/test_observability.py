@@ -8,13 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import attrs
 import httpx
 import pytest
 
 from conftest import Api
 from dbsnapshot import query, snapshot
-from pipelogiq.security import hash_password
+from test_admin_support import Member, other_tenant
 
 OTEL_TOKEN = "Bearer otel-secret-token-0123456789"
 ALERT_SECRET = "alert-signing-secret-abcdef"
@@ -31,7 +30,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "logs": {"traceLinkTemplate": "https://tempo.example.com/trace/{traceId}",
              "logsLinkTemplate": "https://logs.example.com/?q=pipeline%3A{pipelineId}&app={applicationId}"},
 }
-BOB = ("bob@example.com", "bob-password-123")
 
 
 def db(api: Api) -> str:
@@ -58,29 +56,10 @@ def by_kind(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["kind"]: item for item in doc["integrations"]}
 
 
-@attrs.define
-class Member:
-    client: httpx.AsyncClient
-    application_id: int
-    key: str
-
-
 @pytest.fixture
 async def bob(api: Api) -> AsyncIterator[Member]:
-    """A RegularUser who is a member of application B only."""
-    r = await api.internal.post("/api/applications", json={"name": "tenant-b"})
-    assert r.status_code == 201, r.text
-    app_b = int(r.json()["id"])
-    store = api.running.services.store
-    uid = await store.create_user(BOB[0], "Bob", "RegularUser", hash_password(BOB[1]))
-    await store.run(lambda c: c.execute(
-        "INSERT INTO user_applications (user_id, application_id) VALUES (?, ?)", (uid, app_b)))
-    key = await api.new_key(app_b)
-    url = api.running.internal_url
-    async with httpx.AsyncClient(base_url=url, timeout=30, headers={"Origin": url}) as client:
-        r = await client.post("/api/auth/login", json={"email": BOB[0], "password": BOB[1]})
-        assert r.status_code == 200, r.text
-        yield Member(client, app_b, key)
+    async with other_tenant(api) as member:
+        yield member
 
 
 # -- config ----------------------------------------------------------------------------------

@@ -6,44 +6,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import attrs
 import httpx
 import pytest
 
 from conftest import Api
 from dbsnapshot import snapshot
-from pipelogiq.security import hash_password
+from test_admin_support import Member, other_tenant
 
 RATE = {"limit": 10, "windowSeconds": 60, "keyBy": "tenant"}
 POLICY = {"name": "p", "type": "rate_limit", "rule": RATE}
-BOB = ("bob@example.com", "bob-password-123")
-
-
-@attrs.define
-class Member:
-    """A RegularUser who is a member of application B only."""
-
-    client: httpx.AsyncClient
-    application_id: int
-    key: str
+BOB_EMAIL = "bob@example.com"  # other_tenant's default member
 
 
 @pytest.fixture
 async def bob(api: Api) -> AsyncIterator[Member]:
-    r = await api.internal.post("/api/applications", json={"name": "tenant-b"})
-    assert r.status_code == 201, r.text
-    app_b = int(r.json()["id"])
-    store = api.running.services.store
-    uid = await store.create_user(BOB[0], "Bob", "RegularUser", hash_password(BOB[1]))
-    assert uid is not None
-    await store.run(lambda c: c.execute(
-        "INSERT INTO user_applications (user_id, application_id) VALUES (?, ?)", (uid, app_b)))
-    key = await api.new_key(app_b)
-    url = api.running.internal_url
-    async with httpx.AsyncClient(base_url=url, timeout=30, headers={"Origin": url}) as client:
-        r = await client.post("/api/auth/login", json={"email": BOB[0], "password": BOB[1]})
-        assert r.status_code == 200, r.text
-        yield Member(client, app_b, key)
+    async with other_tenant(api) as member:
+        yield member
 
 
 def db(api: Api) -> str:
@@ -96,9 +74,9 @@ async def test_regular_user_creates_only_in_own_application(api: Api, bob: Membe
     assert r.status_code == 400
     assert snapshot(db(api)) == before
     b = await create(bob.client, bob.application_id)
-    assert b["createdBy"] == BOB[0]
+    assert b["createdBy"] == BOB_EMAIL
     r = await bob.client.post(f"/api/policies/{b['id']}/pause")
-    assert r.status_code == 200 and r.json()["updatedBy"] == BOB[0]
+    assert r.status_code == 200 and r.json()["updatedBy"] == BOB_EMAIL
 
 
 async def test_global_policy_is_readable_but_only_an_admin_changes_it(api: Api,

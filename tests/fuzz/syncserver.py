@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -68,3 +69,9 @@ class SyncServer:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def row_counts(db: Path, tables: tuple[str, ...]) -> dict[str, int]:
+    """Rows per table, read without writing: what a rejected request must leave alone."""
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}

@@ -8,9 +8,7 @@ the deterministic tests in tests/e2e/test_bad_input.py compare exactly)."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,7 +17,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from pipelogiq.http.openapi_external import external_openapi
-from syncserver import SyncServer
+from syncserver import SyncServer, row_counts
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
 COUNTED_TABLES = ("pipelines", "stages", "context_items", "keywords", "application_logs",
@@ -41,15 +39,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncServer]:
           f"{TRIED['server_errors']} server errors")
 
 
-def _counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
-
-
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_external_api_fuzz(case: schemathesis.Case, live: SyncServer) -> None:
-    before = _counts(live.db)
+    before = row_counts(live.db, COUNTED_TABLES)
     headers = {"X-API-Key": live.api_key}
     if case.path.startswith("/workers/") and case.path != "/workers/bootstrap":
         headers = {"X-Worker-Session": live.worker_session}
@@ -61,7 +54,7 @@ def test_external_api_fuzz(case: schemathesis.Case, live: SyncServer) -> None:
         TRIED["server_errors"] += 1
     assert response.status_code < 500, (case.method, case.path, case.body, response.text)
     if 400 <= response.status_code < 500:
-        assert _counts(live.db) == before, (case.method, case.path, case.body, response.text)
+        assert row_counts(live.db, COUNTED_TABLES) == before, (case.method, case.path, case.body, response.text)
 
 
 def test_fuzz_server_is_still_healthy(live: SyncServer) -> None:

@@ -5,9 +5,7 @@ creates or deletes no rows. (`/ws` is a WebSocket and is left to tests/e2e/test_
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +14,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from pipelogiq.http.openapi_internal import internal_openapi
-from syncserver import SyncServer
+from syncserver import SyncServer, row_counts
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
 COUNTED_TABLES = ("pipelines", "stages", "context_items", "keywords", "applications",
@@ -41,15 +39,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncServer]:
           f"{TRIED['server_errors']} server errors")
 
 
-def _counts(db: Path) -> dict[str, int]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        return {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
-
-
 @schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_internal_api_fuzz(case: schemathesis.Case, live: SyncServer) -> None:
-    before = _counts(live.db)
+    before = row_counts(live.db, COUNTED_TABLES)
     response = case.call(base_url=live.internal_url, cookies={"authKey": live.cookie},
                          timeout=30)
     TRIED["requests"] += 1
@@ -57,4 +50,4 @@ def test_internal_api_fuzz(case: schemathesis.Case, live: SyncServer) -> None:
         TRIED["server_errors"] += 1
     assert response.status_code < 500, (case.method, case.path, case.body, response.text)
     if 400 <= response.status_code < 500:
-        assert _counts(live.db) == before, (case.method, case.path, case.body, response.text)
+        assert row_counts(live.db, COUNTED_TABLES) == before, (case.method, case.path, case.body, response.text)
