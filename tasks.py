@@ -90,3 +90,24 @@ def uitest(c: Context) -> None:
         c.run("npm run lint")
         c.run("npm test")
     c.run("bash ui/e2e/ci.sh")
+
+
+@task(help={"action": "start | stop | status"})
+def services(c: Context, action: str = "start") -> None:
+    """Start, stop or check the local PostgreSQL (:5432) and RabbitMQ (:5672) services."""
+    cluster = "$(ls /etc/postgresql)"
+    if action == "start":
+        c.run("pg_isready -q -h 127.0.0.1 || pg_ctlcluster --skip-systemctl-redirect "
+              f"{cluster} main start")
+        c.run("rabbitmqctl -q status >/dev/null 2>&1 || rabbitmq-server -detached", warn=True)
+        # await_startup right after -detached fails until the node registers: retry it.
+        c.run("for i in $(seq 60); do rabbitmqctl -q await_startup 2>/dev/null && break;"
+              " sleep 1; done")
+    elif action == "stop":
+        c.run(f"pg_ctlcluster --skip-systemctl-redirect {cluster} main stop", warn=True)
+        c.run("rabbitmqctl -q stop", warn=True)
+    elif action == "status":
+        c.run("pg_isready -h 127.0.0.1", warn=True)
+        c.run("rabbitmqctl -q status >/dev/null && echo 'rabbitmq: running'", warn=True)
+    else:
+        raise SystemExit("action: start, stop or status")
