@@ -182,6 +182,45 @@ try {
     await shot('08-workers-theme')
   })
 
+  let keyName = ''
+  await step('Settings: creates an API key and shows its secret once', async () => {
+    await page.getByRole('link', { name: 'Settings' }).click()
+    await page.waitForURL(`${base}/settings`)
+    const app = page.locator('[data-testid="application-row"][data-name="demo"], [data-testid="application-row"][data-name="default"]').first()
+    await app.waitFor()
+    const appName = await app.getAttribute('data-name')
+    if ((await app.getAttribute('data-selected')) !== 'true') await app.getByRole('button', { name: 'API keys' }).click()
+    await page.locator(`[data-testid="api-keys"][data-application="${appName}"]`).waitFor()
+    await page.locator('[data-testid="api-keys-table"], [data-testid="api-keys"] [data-testid="empty"]').first().waitFor()
+    keyName = `e2e-${Date.now()}`
+    await page.fill('input[name=keyName]', keyName)
+    await page.getByRole('button', { name: 'Create key' }).click()
+    const secretEl = page.locator('[data-testid="api-key-secret"]')
+    await secretEl.waitFor()
+    const secret = (await secretEl.innerText()).trim()
+    if (!secret.startsWith('plq_')) throw new Error(`the secret does not start with plq_: ${secret.slice(0, 8)}…`)
+    if (!(await page.getByRole('dialog').innerText()).includes('will not be shown again')) throw new Error('no "shown once" note')
+    await page.locator('[data-testid="toast"][data-variant="success"]', { hasText: keyName }).first().waitFor()
+    await shot('09-settings-key-created')
+    await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click()
+    await secretEl.waitFor({ state: 'detached' })
+    const row = page.locator(`[data-testid="api-key-row"][data-name="${keyName}"]`)
+    await row.locator('[data-testid="api-key-status"][data-status="active"]').waitFor()
+    const leaked = await page.evaluate((s) => document.documentElement.outerHTML.includes(s), secret)
+    if (leaked) throw new Error('the secret is still on the page after closing the dialog')
+  })
+
+  await step('Settings: disables the key (confirm, toast) and its status turns disabled', async () => {
+    const row = page.locator(`[data-testid="api-key-row"][data-name="${keyName}"]`)
+    await row.getByRole('button', { name: 'Disable', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Disable key' }).click()
+    await page.locator('[data-testid="toast"][data-variant="success"]', { hasText: 'disabled' }).first().waitFor()
+    await row.locator('[data-testid="api-key-status"][data-status="disabled"]').waitFor()
+    if (await row.getByRole('button', { name: 'Disable', exact: true }).count()) throw new Error('a disabled key still offers Disable')
+    await page.locator('[data-testid="users-table"] [data-testid="user-row"]').first().waitFor()
+    await shot('10-settings-key-disabled')
+  })
+
   await step('logs out', async () => {
     await page.click('[data-testid="user-menu"]')
     await page.getByRole('menuitem', { name: 'Log out' }).click()

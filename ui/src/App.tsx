@@ -4,6 +4,7 @@ import { Empty } from './components/states'
 import { LoginPage } from './pages/Login'
 import { PipelineDetailPage } from './pages/PipelineDetail'
 import { PipelinesPage } from './pages/Pipelines'
+import { SettingsPage } from './pages/Settings'
 import { WorkersPage } from './pages/Workers'
 
 export function App() {
@@ -15,6 +16,7 @@ export function App() {
         <Route path="/pipelines" element={<PipelinesPage />} />
         <Route path="/pipelines/:id" element={<PipelineDetailPage />} />
         <Route path="/workers" element={<WorkersPage />} />
+        <Route path="/settings" element={<SettingsPage />} />
         <Route path="*" element={<Empty>This page does not exist.</Empty>} />
       </Route>
     </Routes>

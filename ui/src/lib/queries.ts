@@ -1,7 +1,7 @@
 import { QueryClient, keepPreviousData, useQuery } from '@tanstack/react-query'
 import { ApiError, api, buildQuery } from './api'
 import { filtersToApi, type PipelineFilters } from './filters'
-import type { Me, Page, Pipeline, Worker } from './types'
+import type { ApiKey, Application, Me, Page, Pipeline, User, Worker } from './types'
 
 export const keys = {
   me: ['me'] as const,
@@ -10,6 +10,10 @@ export const keys = {
   pipelineList: (filters: PipelineFilters) => ['pipelines', 'list', filtersToApi(filters)] as const,
   pipeline: (id: number) => ['pipelines', 'detail', id] as const,
   workers: ['workers'] as const,
+  applications: ['applications'] as const,
+  apiKeysAll: ['apikeys'] as const,
+  apiKeys: (applicationId: number) => ['apikeys', applicationId] as const,
+  users: ['users'] as const,
 }
 
 export function makeQueryClient(): QueryClient {
@@ -51,5 +55,28 @@ export function useWorkers() {
     queryKey: keys.workers,
     queryFn: ({ signal }) => api<Worker[]>('/api/workers', { signal }),
     refetchInterval: 10_000,
+  })
+}
+
+export function useApplications() {
+  return useQuery({
+    queryKey: keys.applications,
+    queryFn: ({ signal }) => api<Application[]>('/api/applications', { signal }),
+  })
+}
+
+export function useApiKeys(applicationId: number | undefined) {
+  return useQuery({
+    queryKey: keys.apiKeys(applicationId ?? 0),
+    queryFn: ({ signal }) => api<ApiKey[]>(`/api/apikeys${buildQuery({ applicationId })}`, { signal }),
+    enabled: applicationId !== undefined,
+  })
+}
+
+export function useUsers(enabled: boolean) {
+  return useQuery({
+    queryKey: keys.users,
+    queryFn: ({ signal }) => api<User[]>('/api/users', { signal }),
+    enabled,
   })
 }

@@ -106,3 +106,38 @@ export interface Worker {
   processed: number
   failed: number
 }
+
+export interface Application {
+  id: number
+  name: string
+  description?: string | null
+  createdAt: string
+}
+
+export interface ApiKey {
+  id: number
+  applicationId: number
+  name: string
+  prefix: string
+  createdAt: string
+  expiresAt?: string | null
+  disabledAt?: string | null
+  lastUsedAt?: string | null
+  isActive: boolean
+}
+
+/** The answer to creating a key: the only time its secret is shown. */
+export interface CreatedApiKey extends ApiKey {
+  key: string
+}
+
+export interface User {
+  id: number
+  email: string
+  name: string
+  role: string
+  createdAt: string
+  disabled: boolean
+  disabledAt?: string | null
+  applicationIds: number[]
+}
