@@ -153,6 +153,35 @@ try {
     await shot('05-pipeline-rerun')
   })
 
+  await step('skips a stage no worker serves; the pipeline completes live', async () => {
+    const apps = await (await page.request.get(`${base}/api/applications`)).json()
+    const app = apps.find((a) => a.name === 'demo') ?? apps[0]
+    const created = await page.request.post(`${base}/api/pipelines`, {
+      headers: { Origin: base },
+      data: {
+        applicationId: app.id,
+        name: `e2e-skip-${Date.now()}`,
+        stages: [{ stageName: 'nobody-serves-this', stageHandlerName: 'e2e.nobody' }],
+      },
+    })
+    if (created.status() !== 201) throw new Error(`create: ${created.status()} ${await created.text()}`)
+    const pipeline = await created.json()
+    await page.goto(`${base}/pipelines/${pipeline.id}`)
+    const card = page.locator('[data-testid="stage-card"][data-status="Pending"]')
+    await card.waitFor()
+    await card.getByRole('button', { name: 'Skip', exact: true }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Skip stage' }).click()
+    await page.locator('[data-testid="toast"][data-variant="success"]').first().waitFor()
+    await page.locator('[data-testid="stage-card"][data-status="Skipped"]').waitFor()
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="pipeline-detail"] h1, [data-testid="pipeline-detail"] h2')
+        ?.parentElement?.textContent?.includes('Completed'),
+      null,
+      { timeout: 30_000 },
+    )
+    await shot('11-pipeline-skipped')
+  })
+
   await step('a failed pipeline shows its output in red (if the demo has one)', async () => {
     await page.goto(`${base}/pipelines?status=Failed`)
     await page.locator('[data-testid="pipeline-row"], [data-testid="empty"]').first().waitFor()
