@@ -5,7 +5,7 @@ answered exactly like a missing one (404), so ids never leak across tenants."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from typing import Any
 
 from pipelogiq.store.base import StoreError, iso
@@ -13,17 +13,6 @@ from pipelogiq.store.sqlite_read import context_items
 from pipelogiq.store.sqltx import tx
 
 FINISHED_PIPELINE = ("Completed", "Failed", "Cancelled")
-
-
-def marks(values: Sequence[Any]) -> str:
-    """`?,?,…` for an IN list; `NULL` for an empty one (matches nothing)."""
-    return ",".join("?" * len(values)) or "NULL"
-
-
-def like(text: str) -> str:
-    """A LIKE pattern matching `text` anywhere, its wildcards taken literally (ESCAPE '\\')."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def scoped_pipeline(conn: sqlite3.Connection, pipeline_id: int,

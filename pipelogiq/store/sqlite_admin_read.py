@@ -10,7 +10,8 @@ from typing import Any
 
 from pipelogiq.domain import WORKER_GONE
 from pipelogiq.store.base import iso
-from pipelogiq.store.sqlite_admin import like, marks, scoped_worker
+from pipelogiq.store.sqlite_admin import scoped_worker
+from pipelogiq.store.sqltx import like, marks
 
 MAX_VALUES_PER_KEY = 200  # a filter drop-down, not an export
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from pipelogiq.domain import PipelineStatus
 from pipelogiq.store.base import iso
-from pipelogiq.store.sqlite_admin import FINISHED_PIPELINE, marks
+from pipelogiq.store.sqlite_admin import FINISHED_PIPELINE
+from pipelogiq.store.sqltx import marks
 
 WORKER_STATES = ("starting", "ready", "degraded", "draining", "stopped", "error", "offline")
 PIPELINE_STATUSES = tuple(s.value for s in PipelineStatus)

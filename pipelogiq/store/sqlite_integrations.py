@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelogiq import integrations as intg
 from pipelogiq.store.base import iso
-from pipelogiq.store.sqltx import dumps, tx
+from pipelogiq.store.sqltx import dumps, marks, tx
 
 if TYPE_CHECKING:
     from pipelogiq.store.observability_store import TraceQuery
@@ -25,10 +25,6 @@ TEST_PREFIX = "test:"
 HOUR = 3600.0
 INSIGHT_ROWS = 100_000  # newest finished stages an insights request looks at
 TOP = 10
-
-
-def _marks(values: Collection[Any]) -> str:
-    return ",".join("?" * len(values))
 
 
 # -- integration configs ---------------------------------------------------------------------
@@ -88,7 +84,7 @@ def list_traces(conn: sqlite3.Connection, q: TraceQuery, now: float) -> dict[str
     page = {"pageNumber": q.page_number, "pageSize": q.page_size}
     if not apps:
         return {"items": [], "totalCount": 0, **page}
-    where = [f"p.application_id IN ({_marks(apps)})"]
+    where = [f"p.application_id IN ({marks(apps)})"]
     args: list[Any] = list(apps)
     if q.search:
         escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -164,7 +160,7 @@ def _throughput(conn: sqlite3.Connection, apps: list[int], since: float,
     first = math.floor(since / HOUR) * HOUR
     hours = [{"hour": iso(first + i * HOUR), "started": 0, "completed": 0, "failed": 0}
              for i in range(max(1, math.ceil((now - first) / HOUR)))]
-    m = _marks(apps)
+    m = marks(apps)
     queries = (
         ("started", "created_at", ""),
         ("completed", "finished_at", " AND status = 'Completed'"),
@@ -189,7 +185,7 @@ def insights(conn: sqlite3.Connection, application_ids: Collection[int], since: 
         rows = conn.execute(
             "SELECT name, handler, status, error_code, finished_at,"
             " COALESCE(attempt_started_at, started_at) AS begin FROM stages"
-            f" WHERE application_id IN ({_marks(apps)}) AND finished_at >= ? AND finished_at <= ?"
+            f" WHERE application_id IN ({marks(apps)}) AND finished_at >= ? AND finished_at <= ?"
             " AND status IN ('Completed', 'Failed') ORDER BY finished_at DESC LIMIT ?",
             [*apps, since, now, INSIGHT_ROWS]).fetchall()
     throughput = _throughput(conn, apps, since, now) if apps else []

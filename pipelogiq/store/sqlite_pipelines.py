@@ -9,7 +9,7 @@ from pipelogiq.domain import NewPipeline
 from pipelogiq.security import new_span_id, new_trace_id
 from pipelogiq.store.base import PipelineQuery
 from pipelogiq.store.sqlite_read import pipelines_json
-from pipelogiq.store.sqltx import dumps, stage_log, tx
+from pipelogiq.store.sqltx import dumps, like, stage_log, tx
 
 
 def create_pipeline(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int, bool]:
@@ -68,13 +68,14 @@ def list_pipelines(conn: sqlite3.Connection, q: PipelineQuery) -> dict[str, Any]
         where.append(f"p.status IN ({','.join('?' * len(q.statuses))})")
         args += list(q.statuses)
     if q.search:
-        like = f"%{q.search}%"
+        esc = " ESCAPE '\\'"
         where.append(
-            "(p.name LIKE ? OR EXISTS (SELECT 1 FROM keywords k WHERE k.pipeline_id = p.id"
-            " AND (k.key LIKE ? OR k.value LIKE ?)) OR EXISTS (SELECT 1 FROM context_items c"
-            " WHERE c.pipeline_id = p.id AND (c.key LIKE ? OR c.value LIKE ?)))"
+            f"(p.name LIKE ?{esc} OR EXISTS (SELECT 1 FROM keywords k WHERE k.pipeline_id = p.id"
+            f" AND (k.key LIKE ?{esc} OR k.value LIKE ?{esc})) OR EXISTS (SELECT 1 FROM"
+            f" context_items c WHERE c.pipeline_id = p.id AND (c.key LIKE ?{esc}"
+            f" OR c.value LIKE ?{esc})))"
         )
-        args += [like] * 5
+        args += [like(q.search)] * 5
     for kw in q.keywords:
         key, sep, value = kw.partition(":")
         if sep:

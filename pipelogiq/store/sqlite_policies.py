@@ -18,7 +18,7 @@ import attrs
 
 from pipelogiq import policies as pol
 from pipelogiq.store.base import StoreError, iso
-from pipelogiq.store.sqltx import dumps, tx
+from pipelogiq.store.sqltx import dumps, marks, tx
 
 if TYPE_CHECKING:
     from pipelogiq.store.policies_store import PolicyAccess, PolicyQuery
@@ -40,10 +40,6 @@ SELECT p.*,
 FROM policies p
 """
 _ORDER = {"name": "p.name COLLATE NOCASE", "updatedAt": "p.updated_at", "type": "p.policy_type"}
-
-
-def _marks(values: Collection[Any]) -> str:
-    return ",".join("?" * len(values))
 
 
 def _policy_json(row: sqlite3.Row) -> dict[str, Any]:
@@ -104,7 +100,7 @@ def list_policies(conn: sqlite3.Connection, q: PolicyQuery, now: float) -> dict[
     apps = list(q.application_ids)
     where = [f"p.status <> '{DELETED}'"]
     args: list[Any] = []
-    scope = f"p.application_id IN ({_marks(apps)})" if apps else "0"
+    scope = f"p.application_id IN ({marks(apps)})" if apps else "0"
     where.append(f"({scope} OR p.application_id IS NULL)" if q.include_global else scope)
     args += apps
     if q.search:
@@ -194,7 +190,7 @@ def targets(conn: sqlite3.Connection, application_ids: Collection[int]) -> dict[
     apps = list(application_ids)
     if not apps:
         return {"pipelines": [], "stages": [], "handlers": [], "tags": [], "environments": ["all"]}
-    m = _marks(apps)
+    m = marks(apps)
 
     def distinct(sql: str) -> list[str]:
         return [r[0] for r in conn.execute(sql + f" ORDER BY 1 LIMIT {TARGETS_LIMIT}", apps)]
@@ -225,12 +221,12 @@ def recent_pipeline_facts(conn: sqlite3.Connection, application_ids: Collection[
     if not apps:
         return []
     rows = conn.execute(
-        f"SELECT id, name, application_id FROM pipelines WHERE application_id IN ({_marks(apps)})"
+        f"SELECT id, name, application_id FROM pipelines WHERE application_id IN ({marks(apps)})"
         " ORDER BY created_at DESC, id DESC LIMIT ?", [*apps, limit]).fetchall()
     ids = [r["id"] for r in rows]
     if not ids:
         return []
-    m = _marks(ids)
+    m = marks(ids)
     stages: dict[int, list[pol.StageRef]] = {}
     for s in conn.execute(f"SELECT id, pipeline_id, name, handler FROM stages"
                           f" WHERE pipeline_id IN ({m}) ORDER BY pipeline_id, position", ids):

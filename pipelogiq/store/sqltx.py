@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -66,6 +66,17 @@ def stage_log(
         " VALUES (?, ?, ?, ?, ?)",
         (pipeline_id, stage_id, now, level, message),
     )
+
+
+def marks(values: Sequence[Any]) -> str:
+    """`?,?,…` for an IN list; `NULL` for an empty one (matches nothing)."""
+    return ",".join("?" * len(values)) or "NULL"
+
+
+def like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its wildcards taken literally (ESCAPE '\\')."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def dumps(value: Any) -> str:

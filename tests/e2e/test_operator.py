@@ -132,3 +132,11 @@ async def test_list_filters_and_paging(api: Api) -> None:
     assert r.json()["totalCount"] == 2
     bad = await api.internal.get("/api/pipelines", params={"pageSize": 500})
     assert bad.status_code == 400
+
+
+async def test_search_takes_wildcards_literally(api: Api) -> None:
+    odd = await api.create([{"stageName": "x", "stageHandlerName": "wa"}], name="100%_done")
+    await api.create([{"stageName": "x", "stageHandlerName": "wb"}], name="plain")
+    for text in ("%", "_", "0%_d"):
+        r = await api.internal.get("/api/pipelines", params={"search": text})
+        assert [p["id"] for p in r.json()["items"]] == [odd["id"]], text
