@@ -211,6 +211,106 @@ try {
     await shot('08-workers-theme')
   })
 
+  await step('Dashboard: the landing page shows KPIs and the chart; the live feed receives an event', async () => {
+    await page.goto(`${base}/`)
+    await page.waitForURL(`${base}/dashboard`)
+    const first = (await page.getByRole('navigation', { name: 'Main' }).getByRole('link').first().innerText()).trim()
+    if (first !== 'Dashboard') throw new Error(`the first sidebar entry is ${first}`)
+    for (const kpi of ['running', 'completed', 'failed', 'in-flight', 'throughput', 'workers']) {
+      await page.locator(`[data-testid="kpi"][data-kpi="${kpi}"] [data-testid="kpi-value"]`).waitFor()
+    }
+    const completed = Number(await page.locator('[data-kpi="completed"] [data-testid="kpi-value"]').innerText())
+    if (!(completed > 0)) throw new Error(`completed KPI is ${completed} while the demo runs`)
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="workers-online"]')?.textContent) >= 1)
+    await page.locator('[data-testid="executions-chart"] svg polyline').first().waitFor()
+    await page.locator('[data-testid="activity-empty"], [data-testid="activity-item"]').first().waitFor()
+    await page.locator('[data-testid="activity-item"]').first().waitFor({ timeout: 30_000 })
+    await shot('30-dashboard')
+  })
+
+  await step('Observability: configures alerting with a URL, tests the connection and shows the result', async () => {
+    const { createServer } = await import('node:http')
+    const { createHmac } = await import('node:crypto')
+    const received = []
+    const hook = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c) => (body += c))
+      req.on('end', () => {
+        received.push({ method: req.method, url: req.url, signature: req.headers['x-pipelogiq-signature'], body })
+        res.writeHead(204).end()
+      })
+    })
+    await new Promise((resolve) => hook.listen(0, '127.0.0.1', resolve))
+    hook.unref()
+    const hookUrl = `http://127.0.0.1:${hook.address().port}/hook`
+    const secret = 'e2e-signing-secret-0123'
+
+    await page.getByRole('link', { name: 'Observability' }).click()
+    await page.waitForURL(`${base}/observability`)
+    const card = page.locator('[data-testid="integration-card"][data-kind="alerting"]')
+    await card.getByRole('button', { name: 'Configure' }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.locator('input[name=enabled]').check()
+    await dialog.locator('input[name=webhookUrl]').fill(hookUrl)
+    await dialog.locator('input[name=secret]').fill(secret)
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await page.locator('[data-testid="toast"][data-variant="success"]', { hasText: 'Alerting saved' }).first().waitFor()
+    await dialog.waitFor({ state: 'detached' })
+    await card.locator('[data-testid="integration-state"]', { hasText: 'Enabled' }).waitFor()
+    await card.getByText(hookUrl).waitFor()
+
+    await card.getByRole('button', { name: 'Test connection' }).click()
+    await card.locator('[data-testid="test-result"][data-ok="true"]').waitFor()
+    await page.locator('[data-testid="toast"]', { hasText: 'connection OK' }).first().waitFor()
+    const test = received.find((r) => r.body.includes('"event":"test"'))
+    if (!test) throw new Error(`the webhook got no test alert (${received.length} requests)`)
+    const expected = 'sha256=' + createHmac('sha256', secret).update(test.body).digest('hex')
+    if (test.signature !== expected) throw new Error('the test alert is not signed with the secret')
+    await shot('31-observability-alerting')
+
+    // the secret comes back masked, and saving it unchanged keeps it
+    await card.getByRole('button', { name: 'Configure' }).click()
+    const masked = await dialog.locator('input[name=secret]').inputValue()
+    if (!masked.endsWith('…') || masked.includes(secret)) throw new Error(`the secret is not masked: ${masked}`)
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    await dialog.waitFor({ state: 'detached' })
+  })
+
+  await step('Observability: a trace link template deep-links each trace; insights show the slowest stages', async () => {
+    const card = page.locator('[data-testid="integration-card"][data-kind="logs"]')
+    await card.getByRole('button', { name: 'Configure' }).click()
+    const dialog = page.getByRole('dialog')
+    await dialog.locator('input[name=traceLinkTemplate]').fill('https://tracing.example.com/trace/{traceId}?p={pipelineId}')
+    await dialog.getByRole('button', { name: 'Save' }).click()
+    await dialog.waitFor({ state: 'detached' })
+    await card.locator('[data-testid="integration-state"]', { hasText: 'Active' }).waitFor()
+
+    await page.click('[data-testid="tab-traces"]')
+    const row = page.locator('[data-testid="trace-row"]').first()
+    await row.locator('[data-testid="trace-link"]').waitFor()
+    const id = await row.getAttribute('data-id')
+    const traceId = (await row.locator('td').nth(2).innerText()).trim()
+    const href = await row.locator('[data-testid="trace-link"]').getAttribute('href')
+    if (href !== `https://tracing.example.com/trace/${traceId}?p=${id}`) throw new Error(`trace link ${href}`)
+    await shot('32-observability-traces')
+
+    await page.click('[data-testid="tab-insights"]')
+    await page.locator('[data-testid="slow-stage"]').first().waitFor()
+    await page.locator('[data-testid="throughput-chart"] svg').waitFor()
+    await shot('33-observability-insights')
+  })
+
+  await step("opens the demo worker's detail: its events and heartbeats", async () => {
+    await page.getByRole('link', { name: 'Workers' }).click()
+    await page.waitForURL(`${base}/workers`)
+    await page.locator('[data-testid="worker-row"]', { hasText: 'demo-worker' }).getByTestId('worker-link').click()
+    await page.waitForURL(/\/workers\/[0-9a-f-]{36}$/)
+    await page.locator('[data-testid="worker-name"]', { hasText: 'demo-worker' }).waitFor()
+    await page.locator('[data-testid="worker-event"][data-type="started"]').waitFor()
+    await page.locator('[data-testid="heartbeat-row"]').first().waitFor()
+    await shot('34-worker-detail')
+  })
+
   let keyName = ''
   await step('Settings: creates an API key and shows its secret once', async () => {
     await page.getByRole('link', { name: 'Settings' }).click()
@@ -248,6 +348,62 @@ try {
     if (await row.getByRole('button', { name: 'Disable', exact: true }).count()) throw new Error('a disabled key still offers Disable')
     await page.locator('[data-testid="users-table"] [data-testid="user-row"]').first().waitFor()
     await shot('10-settings-key-disabled')
+  })
+
+  await step('Policies: creates a rate_limit policy with the wizard, sees its audit entry, pauses it', async () => {
+    await page.getByRole('link', { name: 'Policies' }).click()
+    await page.waitForURL(`${base}/policies`)
+    await page.locator('[data-testid="policies-table"], [data-testid="policies-page"] [data-testid="empty"]').first().waitFor()
+    await page.waitForFunction(() => /^\d+$/.test(document.querySelector('[data-testid="kpi-total"]')?.textContent ?? ''))
+    const name = `e2e-rate-${Date.now()}`
+    await page.click('[data-testid="new-policy"]')
+    const wizard = page.locator('[data-testid="policy-wizard"]')
+    // 1. type
+    await wizard.locator('input[name=policyName]').fill(name)
+    await wizard.locator('select[name=policyApplication]').selectOption({ label: 'demo' })
+    await wizard.locator('[data-testid="policy-type-rate_limit"]').click()
+    await wizard.getByTestId('wizard-next').click()
+    // 2. rules: checked before leaving the step
+    await wizard.locator('input[name=windowSeconds]').fill('0')
+    await wizard.getByTestId('wizard-next').click()
+    await wizard.locator('[data-testid="field-error"]', { hasText: 'must be greater than 0' }).waitFor()
+    await wizard.locator('input[name=windowSeconds]').fill('60')
+    await wizard.locator('input[name=limit]').fill('1000') // generous: the demo keeps flowing
+    await wizard.locator('select[name=keyBy]').selectOption('handler')
+    await wizard.getByTestId('wizard-next').click()
+    // 3. targeting the demo's handler, with a live match preview
+    await wizard.locator('input[name=handlers]').fill('demo.fetch')
+    await wizard.locator('input[name=handlers]').press('Enter')
+    await wizard.locator('[data-testid="tags-handlers"] [data-testid="tag-chip"]', { hasText: 'demo.fetch' }).waitFor()
+    await wizard.locator('[data-testid="targeting-preview"][data-current="true"]').waitFor()
+    const matched = Number(await wizard.getByTestId('preview-summary').getAttribute('data-matched'))
+    if (!(matched > 0)) throw new Error(`the preview matches ${matched} pipelines`)
+    const handlers = await wizard.locator('[data-testid="targeting-preview"]').innerText()
+    if (handlers.includes('demo.transform')) throw new Error('the preview lists stages of other handlers')
+    await wizard.getByTestId('wizard-next').click()
+    // 4. review, create
+    const review = await wizard.getByTestId('policy-review-json').innerText()
+    if (!review.includes('"rate_limit"') || !review.includes('"demo.fetch"')) throw new Error(`review: ${review}`)
+    await wizard.getByTestId('wizard-submit').click()
+    await page.locator('[data-testid="toast"][data-variant="success"]', { hasText: name }).first().waitFor()
+    await wizard.waitFor({ state: 'detached' })
+    const row = page.locator(`[data-testid="policy-row"][data-name="${name}"]`)
+    await row.locator('[data-testid="policy-status"][data-status="active"]').waitFor()
+    await shot('40-policies')
+    // the drawer: its audit trail starts with the creation; pause it there
+    await row.getByTestId('policy-open').click()
+    const drawer = page.locator('[data-testid="policy-drawer"]')
+    await drawer.getByTestId('drawer-name').filter({ hasText: name }).waitFor()
+    await drawer.getByTestId('drawer-tab-audit').click()
+    await drawer.locator('[data-testid="audit-entry"][data-kind="created"][data-version="1"]').waitFor()
+    await drawer.getByRole('button', { name: 'Pause', exact: true }).click()
+    await page.locator('[data-testid="toast"][data-variant="success"]', { hasText: `"${name}" paused` }).first().waitFor()
+    await drawer.locator('[data-testid="policy-status"][data-status="paused"]').waitFor()
+    await drawer.locator('[data-testid="audit-entry"][data-kind="paused"][data-version="2"]').waitFor()
+    await shot('41-policy-drawer-audit')
+    await drawer.getByRole('button', { name: 'Close' }).click()
+    await drawer.waitFor({ state: 'detached' })
+    await row.locator('[data-testid="policy-status"][data-status="paused"]').waitFor()
   })
 
   await step('logs out', async () => {

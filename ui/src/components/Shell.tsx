@@ -8,11 +8,12 @@ import { useTheme } from '../lib/theme'
 import { ErrorState, Loading } from './states'
 import { useToast } from './toast'
 
-// Only pages with a backend behind them are listed; Dashboard, Policies and Observability join
-// as they are built.
 const NAV = [
+  { to: '/dashboard', label: 'Dashboard' },
   { to: '/pipelines', label: 'Pipelines' },
   { to: '/workers', label: 'Workers' },
+  { to: '/policies', label: 'Policies' },
+  { to: '/observability', label: 'Observability' },
   { to: '/settings', label: 'Settings' },
 ]
 

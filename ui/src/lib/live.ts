@@ -108,6 +108,17 @@ export function backoff(base = 500, cap = 30_000, random: () => number = Math.ra
   }
 }
 
+type FrameListener = (frame: PipelineFrame) => void
+const frameListeners = new Set<FrameListener>()
+
+/** Be told of every pipeline frame the shared socket receives (the Dashboard's activity feed). */
+export function onFrame(listener: FrameListener): () => void {
+  frameListeners.add(listener)
+  return () => {
+    frameListeners.delete(listener)
+  }
+}
+
 export type LiveState = 'connecting' | 'open' | 'closed'
 
 /** How often at most an unknown pipeline makes the visible lists refetch (their current page). */
@@ -156,6 +167,7 @@ export function useLiveUpdates(): LiveState {
         const applied = applyPipeline(client, frame.pipeline)
         if (!applied.listed) refreshLists()
         if (applied.detailed) cancelDetails = refreshDetail(frame.pipeline.id)
+        for (const listener of frameListeners) listener(frame)
       }
       socket.onclose = (event: CloseEvent) => {
         socket = null

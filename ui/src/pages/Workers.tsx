@@ -1,3 +1,4 @@
+import { Link } from 'react-router-dom'
 import { StatusBadge } from '../components/status'
 import { Empty, ErrorState, Loading } from '../components/states'
 import { formatTime, relative } from '../lib/format'
@@ -34,7 +35,9 @@ export function WorkersPage() {
               {workers.data.map((w) => (
                 <tr key={w.id} data-testid="worker-row">
                   <td>
-                    <div className="font-medium">{w.name}</div>
+                    <Link to={`/workers/${w.id}`} className="font-medium text-blue-600 hover:underline dark:text-blue-400" data-testid="worker-link">
+                      {w.name}
+                    </Link>
                     <div className="text-xs text-slate-500">{w.instanceId}</div>
                   </td>
                   <td>
