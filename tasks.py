@@ -62,6 +62,12 @@ def bench(c: Context, pipelines: int = 300, stages: int = 3, concurrency: int = 
 
 
 @task
+def bench_policies(c: Context) -> None:
+    """Each policy type's measured effect (rate, backoff, timeout, breaker), embedded mode."""
+    c.run(f"{PY} -m benchmarks.policies")
+
+
+@task
 def ui(c: Context) -> None:
     """Build the dashboard into ui/dist (served at / by `pipelogiq serve`)."""
     with c.cd(str(UI)):

@@ -1,29 +1,35 @@
 """The composition root: builds every object with its dependencies and starts them in order
-(store → broker → hub → engine → HTTP servers), and stops them in reverse on shutdown."""
+(store → broker → hub → alerter → engine → HTTP servers), and stops them in reverse on shutdown."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import attrs
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
 
+from pipelogiq.actors.alerter import Alerter
 from pipelogiq.actors.engine import Engine
 from pipelogiq.actors.hub import Hub
+from pipelogiq.bridge.sidecar import Sidecar
 from pipelogiq.broker.memory import MemoryBroker
 from pipelogiq.clock import Clock, SystemClock
 from pipelogiq.config import Settings, format_addr
 from pipelogiq.http.external import create_external_app
 from pipelogiq.http.internal import create_internal_app
 from pipelogiq.http.metrics_app import create_metrics_app
+from pipelogiq.observability.metrics import Metrics
 from pipelogiq.security import hash_password
 from pipelogiq.services import Services
 from pipelogiq.store.base import StoreError
+from pipelogiq.store.interface import Store
+from pipelogiq.store.postgres import PostgresStore
 from pipelogiq.store.sqlite import SqliteStore
 
 log = logging.getLogger("pipelogiq")
@@ -41,14 +47,18 @@ class Running:
     metrics_url: str
 
 
-def open_store(settings: Settings, clock: Clock) -> SqliteStore:
-    if settings.database_kind != "sqlite":
-        raise SystemExit("DATABASE_URL: PostgreSQL is not supported by this build yet; "
-                         "unset it to run embedded on SQLite")
-    return SqliteStore(settings.sqlite_path, clock)
+@asynccontextmanager
+async def open_store(settings: Settings, clock: Clock) -> AsyncIterator[Store]:
+    """SQLite (embedded), or PostgreSQL over the asyncio sidecar it needs."""
+    if settings.database_kind == "sqlite":
+        async with SqliteStore(settings.sqlite_path, clock) as lite:
+            yield lite
+        return
+    async with Sidecar() as sidecar, PostgresStore(settings.database_url, clock, sidecar) as pg:
+        yield pg
 
 
-async def ensure_admin(store: SqliteStore, settings: Settings) -> str | None:
+async def ensure_admin(store: Store, settings: Settings) -> str | None:
     """The first-run admin and a default application. Returns a generated password, if any."""
     generated = None
     if await store.count_users() == 0:
@@ -116,9 +126,14 @@ async def run_server(
                 extra_done.set()
 
         async with trio.open_nursery() as root:
-            engine = Engine(store, MemoryBroker(), hub, clock, settings)
+            metrics = Metrics()
+            alerter = Alerter(store, clock, settings, metrics)
+            await root.start(alerter.run)
+            engine = Engine(store, MemoryBroker(), hub, clock, settings, metrics=metrics,
+                            alerter=alerter)
             await root.start(engine.run)
-            services = Services(settings, clock, store, engine, hub, jwt_secret, closing)
+            services = Services(settings, clock, store, engine, hub, jwt_secret, closing,
+                                alerter=alerter)
             async with trio.open_nursery() as http:
                 serve_int = functools.partial(serve, create_internal_app(services),
                                               _http_config(settings.http_addr),

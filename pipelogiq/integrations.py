@@ -32,8 +32,11 @@ TESTABLE = ("opentelemetry", "alerting", "grafana")
 TEST_TIMEOUT = 3.0
 MASK = "…"
 ALERT_CHANNELS = ("webhook", "slack", "teams")
+# What the alerter delivers (`pipelogiq.actors.alerter`); the first five are the original's
+# names and stay valid.
 ALERT_EVENTS = ("pipeline.failed", "pipeline.completed", "stage.failed", "worker.offline",
-                "policy.triggered")
+                "policy.triggered", "pipeline.stuck", "worker.started", "worker.stopped",
+                "worker.failed", "policy.changed", "queue.backlog", "message.deadlettered")
 DEFAULT_ALERT_EVENTS = ["pipeline.failed", "worker.offline"]
 PLACEHOLDERS = ("traceId", "pipelineId", "applicationId")
 SIGNATURE_HEADER = "X-Pipelogiq-Signature"
@@ -306,13 +309,16 @@ class _Probe:
     body: bytes | None = None
 
 
-def alert_payload(channel: str, event: str, title: str, text: str, now: float) -> bytes:
-    """An alert's JSON body in the shape `channel` expects (Slack and Teams read `text`)."""
+def alert_payload(channel: str, event: str, title: str, text: str, now: float,
+                  details: Mapping[str, Any] | None = None, key: str | None = None) -> bytes:
+    """An alert's JSON body in the shape `channel` expects (Slack and Teams read `text`).
+    A webhook also gets the alert's `details` (ids, names) and its de-duplication `key`."""
     if channel in ("slack", "teams"):
         doc: dict[str, Any] = {"text": f"*{title}*\n{text}" if channel == "slack"
                                else f"**{title}**\n\n{text}"}
     else:
-        doc = {"event": event, "title": title, "message": text, "sentAt": iso(now)}
+        doc = _drop_none({"event": event, "title": title, "message": text, "sentAt": iso(now),
+                          "key": key, "details": dict(details) if details else None})
     return json.dumps(doc, separators=(",", ":")).encode()
 
 

@@ -7,6 +7,7 @@ import trio
 
 from pipelogiq.actors.engine import Engine
 from pipelogiq.actors.hub import Hub
+from pipelogiq.alerts import AlertEmitter
 from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
 from pipelogiq.store.interface import Store
@@ -21,3 +22,4 @@ class Services:
     hub: Hub
     jwt_secret: str
     closing: trio.Event = attrs.field(factory=trio.Event)
+    alerter: AlertEmitter = attrs.field(factory=AlertEmitter)

@@ -16,6 +16,7 @@ from pipelogiq.domain import (
     StageState,
     StageStatus,
 )
+from pipelogiq.enforcement import RetryRule
 
 
 @attrs.frozen
@@ -32,11 +33,13 @@ class Transition:
         return self.status in (StageStatus.COMPLETED, StageStatus.FAILED)
 
 
-def settle(stage: StageState, result: JobResult, now: float) -> Transition:
+def settle(stage: StageState, result: JobResult, now: float, *,
+           retry: RetryRule | None = None, rand: float = 0.0) -> Transition:
     """A worker's result for the current attempt (SPEC §3.6)."""
     if result.is_success:
         if stage.options.fail_if_output_empty and not (result.output or "").strip():
-            return fail(stage, now, "output was empty and failIfOutputEmpty is set")
+            return fail(stage, now, "output was empty and failIfOutputEmpty is set",
+                        retry=retry, rand=rand)
         return Transition(
             StageStatus.COMPLETED,
             stage.attempt,
@@ -46,26 +49,36 @@ def settle(stage: StageState, result: JobResult, now: float) -> Transition:
         )
     detail = result.error_message or result.output or "no message"
     code = f" [{result.error_code}]" if result.error_code else ""
-    return fail(stage, now, f"worker reported failure{code}: {detail}", result.retryable)
+    return fail(stage, now, f"worker reported failure{code}: {detail}", result.retryable,
+                error_code=result.error_code, retry=retry, rand=rand)
 
 
 def fail(
-    stage: StageState, now: float, reason: str, retryable: bool | None = None
+    stage: StageState, now: float, reason: str, retryable: bool | None = None, *,
+    error_code: str | None = None, retry: RetryRule | None = None, rand: float = 0.0,
 ) -> Transition:
-    """A failed attempt: schedule a retry while `maxRetries` allows, else `Failed`."""
+    """A failed attempt: schedule a retry while `maxRetries` (or a retry policy, SPEC §6)
+    allows, else `Failed`. `rand` is uniform in [0, 1) and only feeds a policy's jitter."""
     opts = stage.options
-    if retryable is not False and stage.retries_used < opts.max_retries:
+    max_retries = opts.max_retries if retry is None else retry.max_retries
+    by = "" if retry is None else f" by policy '{retry.policy_name}'"
+    if retry is not None and retryable is not False and not retry.retries(error_code):
+        return Transition(
+            StageStatus.FAILED, stage.attempt, stage.retries_used, stage.redeliveries,
+            reason=f"{reason}; failed (error code {error_code or 'none'} is not retried{by})",
+        )
+    if retryable is not False and stage.retries_used < max_retries:
         used = stage.retries_used + 1
-        due = now + opts.retry_interval
+        delay = opts.retry_interval if retry is None else retry.delay(used, rand)
         return Transition(
             StageStatus.RETRY_SCHEDULED,
             stage.attempt + 1,
             used,
             stage.redeliveries,
-            reason=f"{reason}; retry {used} of {opts.max_retries} in {opts.retry_interval:g}s",
-            next_retry_at=due,
+            reason=f"{reason}; retry {used} of {max_retries} in {delay:g}s{by}",
+            next_retry_at=now + delay,
         )
-    why = "not retryable" if retryable is False else f"{opts.max_retries} retries used"
+    why = "not retryable" if retryable is False else f"{max_retries} retries used{by}"
     return Transition(
         StageStatus.FAILED,
         stage.attempt,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import httpx
 import pytest
 import trio
 
+import pgdb
 from pipelogiq.app import Running, run_server
 from pipelogiq.config import Settings
 
@@ -116,7 +118,31 @@ def spawned() -> Iterator[list[Any]]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def pg_url() -> Iterator[str]:
+    """A fresh database on the machine's PostgreSQL, dropped after the test."""
+    if not pgdb.available():
+        pytest.skip("needs the machine's PostgreSQL on 127.0.0.1:5432")
+    with pgdb.fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_databases() -> Iterator[list[str]]:
+    """Databases made for `settings` under TEST_DATABASE=postgres, dropped at the end of the
+    session (a test's own teardown would race its server's shutdown)."""
+    urls: list[str] = []
+    yield urls
+    for url in urls:
+        pgdb.drop(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """SQLite; TEST_DATABASE=postgres runs the same tests on a fresh PostgreSQL database."""
+    if os.environ.get("TEST_DATABASE") == "postgres":
+        url = pgdb.create()
+        request.getfixturevalue("pg_databases").append(url)
+        return make_settings(tmp_path, database_url=url)
     return make_settings(tmp_path)
 
 

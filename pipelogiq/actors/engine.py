@@ -15,12 +15,13 @@ from pipelogiq.actors.pipeline import PipelineActor
 from pipelogiq.actors.registry import Registry
 from pipelogiq.actors.watchdog import Watchdog
 from pipelogiq.actors.worker_session import WorkerSessionActor
+from pipelogiq.alerts import AlertEmitter
 from pipelogiq.broker.base import Broker, queue_name
 from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
-from pipelogiq.domain import Delivered, Job, JobResult
+from pipelogiq.domain import Delivered, Job, JobResult, StageStatus
 from pipelogiq.observability.metrics import Metrics
-from pipelogiq.store.base import AckOutcome, Reclaimed
+from pipelogiq.store.base import AckOutcome, Reclaimed, Trigger
 from pipelogiq.store.interface import Store
 
 log = logging.getLogger("pipelogiq.engine")
@@ -31,9 +32,10 @@ PULL_ANSWER_MARGIN = 5.0
 class Engine:
     def __init__(
         self, store: Store, broker: Broker, hub: Hub, clock: Clock, settings: Settings,
-        metrics: Metrics | None = None,
+        metrics: Metrics | None = None, alerter: AlertEmitter | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
+        self.alerter = alerter or AlertEmitter()  # the base drops alerts (no alerter wired)
         self.store = store
         self.broker = broker
         self.hub = hub
@@ -110,6 +112,10 @@ class Engine:
 
     async def apply_reclaimed(self, rec: Reclaimed) -> None:
         self.metrics.stage_status_updated_total.inc(len(rec.pipeline_ids))
+        for ref in rec.stuck:
+            self.alerter.pipeline_stuck(ref.pipeline_id, ref.stage_id)
+        for ref in rec.failed:
+            self.alerter.stage_failed(ref.pipeline_id, ref.stage_id)
         for pid in rec.pipeline_ids:  # committed: announce before publishing
             self.kick(pid)
             self.changed(pid)
@@ -190,6 +196,22 @@ class Engine:
             self.metrics.stage_status_updated_total.inc()
             self.kick(outcome.pipeline_id)
             self.changed(outcome.pipeline_id)
+            if outcome.status == StageStatus.FAILED and outcome.stage_id is not None:
+                self.alerter.stage_failed(outcome.pipeline_id, outcome.stage_id)
+        for pipeline_id in outcome.wake:  # a circuit breaker closed: its held stages may go
+            self.kick(pipeline_id)
+        self.policies_acted(outcome.triggers)
+
+    def policies_acted(self, triggers: Sequence[Trigger]) -> None:
+        for t in triggers:
+            self.alerter.policy_triggered(t.application_id, t.policy_name, t.stage_id, t.what,
+                                          policy_id=t.policy_id)
+
+    async def release_held(self, policy_id: int) -> None:
+        """A policy changed: stages it holds back are looked at again now (a paused, disabled
+        or retargeted policy lets them go). Other replicas catch up at their safety sweep."""
+        for pipeline_id in await self.store.held_pipelines(policy_id):
+            self.kick(pipeline_id)
 
     async def extend(self, application_id: int, token: str, seconds: float) -> float:
         until = await self.store.extend(application_id, token, seconds)

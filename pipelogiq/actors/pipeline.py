@@ -10,6 +10,7 @@ import trio
 from pipelogiq import statemachine as sm
 from pipelogiq.actors.messages import Kick, drain
 from pipelogiq.domain import FINISHED_PIPELINE
+from pipelogiq.store.base import Held
 
 if TYPE_CHECKING:
     from pipelogiq.actors.engine import Engine
@@ -58,6 +59,10 @@ class PipelineActor:
             case sm.Dispatch(stage):
                 reason = "retry due" if stage.retries_used else "ready"
                 job = await eng.store.dispatch(stage.id, reason)
+                if isinstance(job, Held):  # a policy holds it back: look again when it allows
+                    eng.changed(self.pipeline_id)  # its waitReason is news for the dashboard
+                    eng.policies_acted(job.triggers)
+                    return eng.clock.trio_deadline(job.until)
                 if job is not None:
                     eng.metrics.stage_status_updated_total.inc()
                     eng.changed(self.pipeline_id)  # committed: announce before publishing
@@ -72,5 +77,6 @@ class PipelineActor:
                 if await eng.store.finish_pipeline(self.pipeline_id, outcome, reason):
                     log.info("pipeline %s %s: %s", self.pipeline_id, outcome, reason)
                     eng.changed(self.pipeline_id)
+                    eng.alerter.pipeline_finished(self.pipeline_id, outcome, reason)
                 return None
         return None

@@ -56,5 +56,6 @@ class WorkerSessionActor:
             if await eng.store.set_worker_gone(self.worker_id, "offline", message,
                                                stale_before=now - offline_after):
                 log.warning("worker %s offline: %s", self.worker_id, message)
+                eng.alerter.worker_offline(self.worker_id, message)
                 await eng.worker_lost(self.worker_id, f"worker went offline ({message})")
             return

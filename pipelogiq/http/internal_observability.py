@@ -83,6 +83,8 @@ def add_observability_routes(app: QuartTrio, services: Services) -> None:
             state = await store.save_integration_config(kind, body.raw("config"))
         except intg.IntegrationError as exc:
             raise ApiError(400, exc.message) from None
+        if kind == "alerting":
+            services.alerter.config_changed()
         return json_response(state.public_json())
 
     @app.get("/api/observability/status")

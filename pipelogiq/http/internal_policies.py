@@ -10,6 +10,7 @@ status changes go through enable/disable/pause/resume. Enforcement is not here.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
@@ -141,6 +142,11 @@ def add_policies_routes(app: QuartTrio, services: Services) -> None:
     """Register the policies routes on the internal app."""
     store = services.store
 
+    def changed(doc: dict[str, Any], action: str, user: User) -> dict[str, Any]:
+        services.alerter.policy_changed(doc.get("applicationId"), doc["id"], doc.get("name"),
+                                        action, user.label, doc.get("version"))
+        return doc
+
     @app.get("/api/policies")
     async def list_policies() -> Response:
         user = await current_user(services)
@@ -151,7 +157,8 @@ def add_policies_routes(app: QuartTrio, services: Services) -> None:
         user = await current_user(services)
         body = await read_body()
         draft = _draft(body, _application(body, user), creating=True)
-        return json_response(await store.create_policy(draft, user.label), 201)
+        return json_response(changed(await store.create_policy(draft, user.label), "created",
+                                     user), 201)
 
     @app.get("/api/policies/targets")
     async def policy_targets() -> Response:
@@ -189,20 +196,24 @@ def add_policies_routes(app: QuartTrio, services: Services) -> None:
         body = await read_body()
         draft = _draft(body, None, creating=False)
         version = body.integer("version", lo=1)
-        return json_response(await store.update_policy(policy_id, draft, version, user.label,
-                                                       _access(user)))
+        doc = await store.update_policy(policy_id, draft, version, user.label, _access(user))
+        await services.engine.release_held(policy_id)
+        return json_response(changed(doc, "updated", user))
 
     @app.delete(f"/api/policies/{ID}")
     async def delete_policy(policy_id: int) -> Response:
         user = await current_user(services)
         await store.delete_policy(policy_id, user.label, _access(user))
+        await services.engine.release_held(policy_id)
+        services.alerter.policy_changed(None, policy_id, None, "deleted", user.label)
         return Response("", status=204)
 
     def status_action(action: str) -> None:
         async def handler(policy_id: int) -> Response:
             user = await current_user(services)
-            return json_response(await store.set_policy_status(policy_id, action, user.label,
-                                                               _access(user)))
+            doc = await store.set_policy_status(policy_id, action, user.label, _access(user))
+            await services.engine.release_held(policy_id)
+            return json_response(changed(doc, pol.TRANSITIONS[action].event, user))
 
         handler.__name__ = f"policy_{action}"
         app.post(f"/api/policies/{ID}/{action}")(handler)
@@ -213,14 +224,18 @@ def add_policies_routes(app: QuartTrio, services: Services) -> None:
     @app.post(f"/api/policies/{ID}/duplicate")
     async def duplicate_policy(policy_id: int) -> Response:
         user = await current_user(services)
-        return json_response(await store.duplicate_policy(policy_id, user.label, _access(user)),
-                             201)
+        return json_response(changed(await store.duplicate_policy(
+            policy_id, user.label, _access(user)), "created", user), 201)
 
     @app.get(f"/api/policies/{ID}/audit")
     async def policy_audit(policy_id: int) -> Response:
         user = await current_user(services)
         page, size = page_args()
-        return json_response(await store.policy_audit(policy_id, _access(user), page, size))
+        triggered = request.args.get("triggered", "false")
+        if triggered not in ("true", "false"):
+            raise ApiError(400, "triggered: expected true or false")
+        return json_response(await store.policy_audit(policy_id, _access(user), page, size,
+                                                      triggered == "true"))
 
     @app.get(f"/api/policies/{ID}/insights")
     async def policy_insights(policy_id: int) -> Response:

@@ -102,8 +102,8 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None, tuple[str, ...]]] = [
     ("GET", "/api/stats/executions", "counts over time", None,
      ("range:string", "bucket:string", "applicationId:integer")),
     ("GET", "/api/policies", "policies with KPIs", None, (
-        "search:string", "type:string", "status:string", "applicationId:integer",
-        "sort:string")),
+        *PAGE, "search:string", "type:string", "status:string", "applicationId:integer",
+        "sortBy:string", "sortDir:string")),
     ("POST", "/api/policies", "create a policy", POLICY, ()),
     ("GET", "/api/policies/targets", "what policies can target", None, ()),
     ("POST", "/api/policies/preview", "what a targeting would match",
@@ -116,7 +116,8 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None, tuple[str, ...]]] = [
     ("POST", "/api/policies/{policy_id}/pause", "pause", None, ()),
     ("POST", "/api/policies/{policy_id}/resume", "resume", None, ()),
     ("POST", "/api/policies/{policy_id}/duplicate", "copy as a disabled policy", None, ()),
-    ("GET", "/api/policies/{policy_id}/audit", "versioned audit trail", None, ()),
+    ("GET", "/api/policies/{policy_id}/audit", "versioned audit trail (triggered=true adds"
+     " every application of the policy)", None, (*PAGE, "triggered:string")),
     ("GET", "/api/policies/{policy_id}/insights", "triggers over time", None, ()),
     ("GET", "/api/observability/config", "integration configs (secrets masked)", None, ()),
     ("PUT", "/api/observability/config", "save an integration config (Admin)",
@@ -125,7 +126,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None, tuple[str, ...]]] = [
     ("POST", "/api/observability/test", "test an integration's connection (Admin)",
      _obj({"kind": S}, ["kind"]), ()),
     ("GET", "/api/observability/traces", "pipelines with trace links", None,
-     (*PAGE, "applicationId:integer")),
+     (*PAGE, "applicationId:integer", "status:string", "search:string")),
     ("GET", "/api/observability/insights", "slowest stages, error hotspots, throughput", None,
      ("range:string",)),
 ]

@@ -62,6 +62,7 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
         worker_id = await store.bootstrap_worker(
             principal.application_id, info, digest(token), settings.worker_session_ttl)
         engine.worker_seen(worker_id)
+        services.alerter.worker_started(worker_id)
         s = settings
         pattern = engine.queue_name(principal.application_id, "{handler}")
         broker_url = s.worker_rabbitmq_url
@@ -109,8 +110,11 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
             hb[k] = body.number(k)
         hb["lastError"] = body.string("lastError", max_len=4000)
         hb["state"] = state
-        await store.heartbeat(worker_id, hb)
+        previous = await store.heartbeat(worker_id, hb)
         engine.worker_seen(worker_id)
+        if state == "error" and previous is not None:  # it just turned to error
+            message = hb["message"] if isinstance(hb["message"], str) else None
+            services.alerter.worker_failed(worker_id, hb["lastError"] or message or "no message")
         return json_response({"status": "ok", "workerId": worker_id})
 
     @app.post("/workers/events")
@@ -143,6 +147,7 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
         principal = await session_principal(services)
         worker_id = _own_worker(body, principal)
         reason = body.string("reason", max_len=4000) or body.string("message", max_len=4000) or "shutdown"
-        await store.set_worker_gone(worker_id, "stopped", f"worker shut down: {reason}")
+        if await store.set_worker_gone(worker_id, "stopped", f"worker shut down: {reason}"):
+            services.alerter.worker_stopped(worker_id, reason)
         await engine.worker_lost(worker_id, f"worker shut down ({reason})")
         return json_response({"status": "ok", "workerId": worker_id})

@@ -48,6 +48,17 @@ class Metrics:
             "stage_status_updated_total", "Stage status changes written")
         self.pending_marked_failed_total = counter(
             "pending_marked_failed_total", "Stages failed by the pending watchdog")
+        # Alerts by event kind (a fixed set, `integrations.ALERT_EVENTS`).
+        self.alerts_sent_total = Counter(
+            "alerts_sent_total", "Alerts the receiver accepted (2xx)", ["event"], registry=r)
+        self.alerts_failed_total = Counter(
+            "alerts_failed_total", "Alerts given up on after their delivery attempts",
+            ["event"], registry=r)
+        self.alerts_dropped_total = Counter(
+            "alerts_dropped_total", "Alerts dropped because the alerter was full", registry=r)
+        self.alerts_deduplicated_total = Counter(
+            "alerts_deduplicated_total", "Alerts suppressed as repeats within the window",
+            ["event"], registry=r)
 
         self.dispatch_latency_seconds = Histogram(
             "dispatch_latency_seconds", "From a stage becoming ready to its delivery",

@@ -93,7 +93,7 @@ class SqliteAdminMethods:
     clock: Clock
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError  # provided by SqliteStore
+        raise NotImplementedError  # provided by SqlStore (SQLite and PostgreSQL)
 
     # -- pipelines -----------------------------------------------------------------------
     async def pipeline_context(self, pipeline_id: int,

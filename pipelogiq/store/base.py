@@ -29,14 +29,60 @@ class AckOutcome:
     republish: Job | None = None
     handler: str | None = None
     attempt_seconds: float | None = None  # running time of the attempt that settled
+    wake: tuple[int, ...] = ()  # pipelines whose held stages may go now (a breaker closed)
+    triggers: tuple[Trigger, ...] = ()  # policies that acted on this result
+    stage_id: int | None = None  # the stage it settled (alerts name it when it `Failed`)
+
+
+@attrs.frozen
+class Trigger:
+    """One application of a policy (SPEC §6), for alerting after the commit."""
+
+    policy_id: int
+    policy_name: str
+    application_id: int
+    pipeline_id: int
+    stage_id: int
+    what: str
+
+
+@attrs.frozen
+class Held:
+    """A ready stage a policy holds back until `until` (it never fails for it)."""
+
+    until: float
+    reason: str
+    pipeline_id: int
+    triggers: tuple[Trigger, ...] = ()
+
+
+@attrs.frozen
+class StageRef:
+    pipeline_id: int
+    stage_id: int
 
 
 @attrs.frozen
 class Reclaimed:
-    """Stages a watchdog took back: jobs to publish again and pipelines to re-evaluate."""
+    """Stages a watchdog took back: jobs to publish again and pipelines to re-evaluate.
+    `failed` are the stages that ended `Failed` (poison job, `timeOut`, pending timeout with
+    no retry left); `stuck` those the pending watchdog failed (retried or not), for alerts."""
 
     jobs: tuple[Job, ...] = ()
     pipeline_ids: frozenset[int] = frozenset()
+    failed: tuple[StageRef, ...] = ()
+    stuck: tuple[StageRef, ...] = ()
+
+
+@attrs.frozen
+class QueueBacklog:
+    """A handler queue over a backlog threshold: `depth` stages `Pending` in it, the oldest
+    since `oldest_pending_since` (wall time)."""
+
+    application_id: int
+    handler: str
+    depth: int
+    oldest_pending_since: float
 
 
 @attrs.frozen

@@ -1,6 +1,8 @@
-"""One SQLite connection owned by one dedicated thread (STACK.md §6).
+"""Database connections owned by dedicated threads (STACK.md §6): one SQLite connection on
+one thread (`DbThread`), or several PostgreSQL connections on as many threads
+(`pg_threads.PgThreads`).
 
-Trio code calls `await db.run(fn, *args)`; the thread runs `fn(conn, *args)` and hands the
+Trio code calls `await db.run(fn, *args)`; a free thread runs `fn(conn, *args)` and hands the
 outcome back through the Trio token. The wait is shielded: once queued, work will run, so we
 wait for its outcome to keep state consistent.
 """
@@ -10,66 +12,80 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 import outcome
 import trio
 
 T = TypeVar("T")
+C = TypeVar("C")
 
 _STOP = object()
 
 
-class DbThread:
-    """`inline=True` runs statements on the Trio thread instead: only for tests that need
-    `autojump_clock` to be exact (it would jump while Trio waits on the thread)."""
+class DatabaseUnavailable(Exception):
+    """The database could not be opened at start (its cause is chained)."""
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL", inline: bool = False) -> None:
-        self._path = path
-        self._synchronous = synchronous
+
+class ConnectionThreads(Generic[C]):
+    """`threads` threads, each owning the connection `connect()` makes on it; `invoke` is how
+    a thread runs one function (a subclass may retry it). `inline=True` runs statements on
+    the Trio thread instead: only for tests that need `autojump_clock` to be exact (it would
+    jump while Trio waits on a thread)."""
+
+    def __init__(self, name: str, threads: int = 1, *, inline: bool = False) -> None:
+        self._name = name
+        self._threads = threads
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._inline_conn: sqlite3.Connection | None = None
+        self._running: list[threading.Thread] = []
+        self._inline_conn: C | None = None
         self._inline = inline
+        self.stopping = threading.Event()  # set at shutdown: wakes a thread's backoff
 
-    async def __aenter__(self) -> DbThread:
+    def connect(self) -> C:
+        raise NotImplementedError
+
+    def close(self, conn: C) -> None:
+        raise NotImplementedError
+
+    def invoke(self, conn: C, fn: Callable[..., T], args: Sequence[Any]) -> T:
+        return fn(conn, *args)
+
+    async def __aenter__(self) -> ConnectionThreads[C]:
         if self._inline:
-            self._inline_conn = self._connect()
+            self._inline_conn = self.connect()
             return self
         token = trio.lowlevel.current_trio_token()
         ready: queue.SimpleQueue[outcome.Outcome[None]] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._main, args=(token, ready), name="sqlite", daemon=True
-        )
-        self._thread.start()
-        result = await trio.to_thread.run_sync(ready.get)
-        result.unwrap()
+        for i in range(self._threads):
+            thread = threading.Thread(target=self._main, args=(token, ready),
+                                      name=f"{self._name}-{i}", daemon=True)
+            thread.start()
+            self._running.append(thread)
+        results = [await trio.to_thread.run_sync(ready.get) for _ in self._running]
+        failed = [r.error for r in results if isinstance(r, outcome.Error)]
+        if failed:
+            await self.__aexit__(None, None, None)
+            raise DatabaseUnavailable(f"cannot open the database: {failed[0]}") from failed[0]
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._inline_conn is not None:
-            self._inline_conn.close()
+            self.close(self._inline_conn)
             return
-        self._queue.put(_STOP)
-        assert self._thread is not None
+        self.stopping.set()
+        for _ in self._running:
+            self._queue.put(_STOP)
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(self._thread.join)
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
+            for thread in self._running:
+                await trio.to_thread.run_sync(thread.join)
 
     def _main(
         self, token: trio.lowlevel.TrioToken, ready: queue.SimpleQueue[outcome.Outcome[None]]
     ) -> None:
         try:
-            conn = self._connect()
+            conn = self.connect()
         except BaseException as exc:  # reported to the Trio side, which raises it
             ready.put(outcome.Error(exc))
             return
@@ -80,18 +96,41 @@ class DbThread:
                 if item is _STOP:
                     return
                 fn, args, box, event = item
-                box.append(outcome.capture(fn, conn, *args))
+                box.append(outcome.capture(self.invoke, conn, fn, args))
                 token.run_sync_soon(event.set)
         finally:
-            conn.close()
+            self.close(conn)
 
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+    async def run(self, fn: Callable[..., T], *args: Any, shield: bool = True) -> T:
+        """`shield=False` lets a cancelled caller leave before the outcome (only for work whose
+        outcome nobody needs, like a readiness probe)."""
         if self._inline_conn is not None:
             await trio.lowlevel.checkpoint()
-            return fn(self._inline_conn, *args)
+            return self.invoke(self._inline_conn, fn, args)
         box: list[outcome.Outcome[T]] = []
         event = trio.Event()
         self._queue.put((fn, args, box, event))
-        with trio.CancelScope(shield=True):
+        with trio.CancelScope(shield=shield):
             await event.wait()
         return box[0].unwrap()
+
+
+class DbThread(ConnectionThreads[sqlite3.Connection]):
+    """The one SQLite connection (SQLite has one writer; WAL lets it read meanwhile)."""
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", inline: bool = False) -> None:
+        super().__init__("sqlite", 1, inline=inline)
+        self._path = path
+        self._synchronous = synchronous
+
+    def connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def close(self, conn: sqlite3.Connection) -> None:
+        conn.close()

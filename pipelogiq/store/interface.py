@@ -1,4 +1,4 @@
-"""The store interface every implementation provides (SQLite now, PostgreSQL next).
+"""The store interface every implementation provides (SQLite and PostgreSQL).
 
 Each method is one round trip and, when it writes, one transaction; transitions are
 conditional updates computed by `pipelogiq.statemachine`.
@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from pipelogiq.clock import Clock
 from pipelogiq.domain import Delivered, Job, JobResult, NewPipeline, StageState
 from pipelogiq.store.admin_store import AdminStore
-from pipelogiq.store.base import AckOutcome, PipelineQuery, Principal, Reclaimed
+from pipelogiq.store.base import AckOutcome, Held, PipelineQuery, Principal, Reclaimed
 from pipelogiq.store.observability_store import ObservabilityStore
 from pipelogiq.store.policies_store import PoliciesStore
 
@@ -37,7 +37,7 @@ class Store(AdminStore, PoliciesStore, ObservabilityStore, Protocol):
     async def idle_active_pipeline_ids(self) -> list[int]: ...
 
     # -- engine transitions --------------------------------------------------------------
-    async def dispatch(self, stage_id: int, reason: str) -> Job | None: ...
+    async def dispatch(self, stage_id: int, reason: str) -> Job | Held | None: ...
 
     async def finish_pipeline(self, pipeline_id: int, status: str, reason: str) -> bool: ...
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -57,17 +58,36 @@ def for_postgres(sql: str) -> str:
     return re.sub(r"\bINTEGER\b", "BIGINT", sql)
 
 
+# Any constant works: every replica asks for the same one.
+MIGRATION_LOCK = 0x706C716D  # "plqm"
+
+
 def apply_sqlite(conn: sqlite3.Connection, now: float, directory: Path | None = None) -> list[str]:
     """Apply pending migrations in one exclusive transaction; returns the versions applied."""
-    conn.execute("BEGIN EXCLUSIVE")
+    return _apply(conn, "sqlite", "BEGIN EXCLUSIVE", None, now, directory)
+
+
+def apply_postgres(conn: Any, now: float, directory: Path | None = None) -> list[str]:
+    """Apply pending migrations in one transaction holding an advisory lock, so replicas that
+    start together apply them once. READ COMMITTED on purpose: once the lock is ours, the next
+    statement sees what the replica that held it before committed."""
+    return _apply(conn, "postgres", "BEGIN", f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})",
+                  now, directory)
+
+
+def _apply(conn: Any, dialect: str, begin: str, lock: str | None, now: float,
+           directory: Path | None) -> list[str]:
+    conn.execute(begin)
     try:
+        if lock is not None:
+            conn.execute(lock)
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (version TEXT PRIMARY KEY, name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)"
         )
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
         applied = []
-        for mig in load("sqlite", directory):
+        for mig in load(dialect, directory):
             if mig.version in done:
                 continue
             for stmt in mig.statements():

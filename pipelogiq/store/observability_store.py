@@ -15,6 +15,7 @@ import attrs
 from pipelogiq.clock import Clock
 from pipelogiq.integrations import IntegrationState
 from pipelogiq.store import sqlite_integrations as intg
+from pipelogiq.store.base import QueueBacklog
 
 T = TypeVar("T")
 
@@ -45,6 +46,11 @@ class ObservabilityStore(Protocol):
         """`traceLinkTemplate` / `logsLinkTemplate` when set (for the worker bootstrap)."""
         ...
 
+    async def queue_backlog(self, min_depth: int, pending_before: float) -> list[QueueBacklog]:
+        """Handler queues with at least `min_depth` stages `Pending` or one `Pending` since
+        before `pending_before` (wall time), at most 100 (for the backlog alert)."""
+        ...
+
     async def list_traces(self, query: TraceQuery) -> dict[str, Any]: ...
 
     async def observability_insights(self, application_ids: Collection[int],
@@ -57,7 +63,7 @@ class SqliteObservabilityMethods:
     clock: Clock
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError  # provided by SqliteStore
+        raise NotImplementedError  # provided by SqlStore (SQLite and PostgreSQL)
 
     async def integration_states(self) -> dict[str, IntegrationState]:
         return await self.run(intg.states)
@@ -71,6 +77,9 @@ class SqliteObservabilityMethods:
 
     async def link_templates(self) -> dict[str, str]:
         return await self.run(intg.link_templates)
+
+    async def queue_backlog(self, min_depth: int, pending_before: float) -> list[QueueBacklog]:
+        return await self.run(intg.queue_backlog, min_depth, pending_before)
 
     async def list_traces(self, query: TraceQuery) -> dict[str, Any]:
         return await self.run(intg.list_traces, query, self.clock.now())

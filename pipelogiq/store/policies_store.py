@@ -17,6 +17,7 @@ import attrs
 from pipelogiq.clock import Clock
 from pipelogiq.policies import PipelineFacts, PolicyDraft
 from pipelogiq.store import sqlite_policies as pol
+from pipelogiq.store.sqlite_enforcement import held_pipelines
 
 T = TypeVar("T")
 
@@ -67,7 +68,7 @@ class PoliciesStore(Protocol):
     async def delete_policy(self, policy_id: int, actor: str, access: PolicyAccess) -> None: ...
 
     async def policy_audit(self, policy_id: int, access: PolicyAccess, page_number: int,
-                           page_size: int) -> dict[str, Any]: ...
+                           page_size: int, triggered: bool = False) -> dict[str, Any]: ...
 
     async def policy_insights(self, policy_id: int, access: PolicyAccess, since: float,
                               bucket: float) -> dict[str, Any]: ...
@@ -77,6 +78,10 @@ class PoliciesStore(Protocol):
     async def recent_pipeline_facts(self, application_ids: Collection[int],
                                     limit: int) -> list[PipelineFacts]: ...
 
+    async def held_pipelines(self, policy_id: int) -> list[int]:
+        """Pipelines with a stage this policy holds back (re-evaluated when it changes)."""
+        ...
+
 
 class SqlitePoliciesMethods:
     """Mixed into `SqliteStore`: each method is one hop to the connection thread."""
@@ -84,7 +89,7 @@ class SqlitePoliciesMethods:
     clock: Clock
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError  # provided by SqliteStore
+        raise NotImplementedError  # provided by SqlStore (SQLite and PostgreSQL)
 
     async def list_policies(self, query: PolicyQuery) -> dict[str, Any]:
         return await self.run(pol.list_policies, query, self.clock.now())
@@ -112,8 +117,8 @@ class SqlitePoliciesMethods:
         await self.run(pol.delete_policy, policy_id, actor, access, self.clock.now())
 
     async def policy_audit(self, policy_id: int, access: PolicyAccess, page_number: int,
-                           page_size: int) -> dict[str, Any]:
-        return await self.run(pol.audit, policy_id, access, page_number, page_size)
+                           page_size: int, triggered: bool = False) -> dict[str, Any]:
+        return await self.run(pol.audit, policy_id, access, page_number, page_size, triggered)
 
     async def policy_insights(self, policy_id: int, access: PolicyAccess, since: float,
                               bucket: float) -> dict[str, Any]:
@@ -125,3 +130,6 @@ class SqlitePoliciesMethods:
     async def recent_pipeline_facts(self, application_ids: Collection[int],
                                     limit: int) -> list[PipelineFacts]:
         return await self.run(pol.recent_pipeline_facts, application_ids, limit)
+
+    async def held_pipelines(self, policy_id: int) -> list[int]:
+        return await self.run(held_pipelines, policy_id)

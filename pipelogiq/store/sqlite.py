@@ -1,4 +1,7 @@
-"""`SqliteStore`: the store interface over one connection thread (embedded mode)."""
+"""The store interface over SQL: `SqlStore` holds every method (each one hop to a connection
+thread running a function of the `sqlite_*` modules, whose SQL both dialects share), and
+`SqliteStore` is it over one SQLite connection thread (embedded mode). `postgres.py` puts the
+same methods over PostgreSQL connection threads."""
 
 from __future__ import annotations
 
@@ -17,27 +20,25 @@ from pipelogiq.store import sqlite_read as rd
 from pipelogiq.store import sqlite_retention as ret
 from pipelogiq.store import sqlite_workers as wrk
 from pipelogiq.store.admin_store import SqliteAdminMethods
-from pipelogiq.store.base import AckOutcome, PipelineQuery, Principal, Reclaimed
-from pipelogiq.store.dbthread import DbThread
+from pipelogiq.store.base import AckOutcome, Held, PipelineQuery, Principal, Reclaimed
+from pipelogiq.store.dbthread import ConnectionThreads, DbThread
 from pipelogiq.store.observability_store import SqliteObservabilityMethods
 from pipelogiq.store.policies_store import SqlitePoliciesMethods
 
 T = TypeVar("T")
 
 
-class SqliteStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMethods):
-    """Every method is one hop to the connection thread and, when it writes, one transaction.
+class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMethods):
+    """Every method is one hop to a connection thread and, when it writes, one transaction.
     Feature areas of the internal API add their methods through the mixins."""
 
-    kind = "sqlite"
+    kind: str
 
-    def __init__(self, path: str, clock: Clock, *, inline: bool = False) -> None:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = DbThread(path, inline=inline)
+    def __init__(self, db: ConnectionThreads[Any], clock: Clock) -> None:
+        self._db = db
         self.clock = clock
 
-    async def __aenter__(self) -> SqliteStore:
+    async def __aenter__(self) -> SqlStore:
         await self._db.__aenter__()
         return self
 
@@ -48,7 +49,7 @@ class SqliteStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservability
         return await self._db.run(fn, *args)
 
     async def migrate(self) -> list[str]:
-        return await self.run(migrate.apply_sqlite, self.clock.now())
+        raise NotImplementedError
 
     async def ping(self) -> None:
         await self.run(lambda conn: conn.execute("SELECT 1").fetchone())
@@ -70,7 +71,7 @@ class SqliteStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservability
         return await self.run(eng.idle_active_pipeline_ids)
 
     # -- engine transitions --------------------------------------------------------------
-    async def dispatch(self, stage_id: int, reason: str) -> Job | None:
+    async def dispatch(self, stage_id: int, reason: str) -> Job | Held | None:
         return await self.run(eng.dispatch, stage_id, self.clock.now(), reason)
 
     async def finish_pipeline(self, pipeline_id: int, status: str, reason: str) -> bool:
@@ -209,3 +210,21 @@ class SqliteStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservability
 
     async def list_workers(self, apps: Sequence[int], offline_after: float) -> list[dict[str, Any]]:
         return await self.run(wrk.list_workers, apps, self.clock.now(), offline_after)
+
+
+class SqliteStore(SqlStore):
+    """Embedded mode: one SQLite file, one connection thread."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: str, clock: Clock, *, inline: bool = False) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(DbThread(path, inline=inline), clock)
+
+    async def __aenter__(self) -> SqliteStore:
+        await super().__aenter__()
+        return self
+
+    async def migrate(self) -> list[str]:
+        return await self.run(migrate.apply_sqlite, self.clock.now())

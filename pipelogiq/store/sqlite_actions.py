@@ -13,10 +13,10 @@ _FINISHED = ("Completed", "Failed", "Skipped", "Cancelled")
 
 
 def _stage(conn: sqlite3.Connection, stage_id: int, app_ids: Collection[int]) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM stages WHERE id = ?", (stage_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM stages WHERE id = ?",
+                                            (stage_id,)).fetchone()
     if row is None or row["application_id"] not in app_ids:
         raise StoreError(404, f"stage {stage_id} not found")
-    assert isinstance(row, sqlite3.Row)
     return row
 
 

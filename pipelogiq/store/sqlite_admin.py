@@ -17,28 +17,28 @@ FINISHED_PIPELINE = ("Completed", "Failed", "Cancelled")
 
 def scoped_pipeline(conn: sqlite3.Connection, pipeline_id: int,
                     app_ids: Collection[int]) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM pipelines WHERE id = ?",
+                                            (pipeline_id,)).fetchone()
     if row is None or row["application_id"] not in app_ids:
         raise StoreError(404, f"pipeline {pipeline_id} not found")
-    assert isinstance(row, sqlite3.Row)
     return row
 
 
 def scoped_application(conn: sqlite3.Connection, app_id: int,
                        app_ids: Collection[int]) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM applications WHERE id = ?", (app_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM applications WHERE id = ?",
+                                            (app_id,)).fetchone()
     if row is None or row["id"] not in app_ids:
         raise StoreError(404, f"application {app_id} not found")
-    assert isinstance(row, sqlite3.Row)
     return row
 
 
 def scoped_worker(conn: sqlite3.Connection, worker_id: str,
                   app_ids: Collection[int]) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM workers WHERE id = ?", (worker_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM workers WHERE id = ?",
+                                            (worker_id,)).fetchone()
     if row is None or row["application_id"] not in app_ids:
         raise StoreError(404, f"worker {worker_id} not found")
-    assert isinstance(row, sqlite3.Row)
     return row
 
 

@@ -128,10 +128,10 @@ def _user_json(conn: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _user(conn: sqlite3.Connection, user_id: int) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM users WHERE id = ?",
+                                            (user_id,)).fetchone()
     if row is None:
         raise StoreError(404, f"user {user_id} not found")
-    assert isinstance(row, sqlite3.Row)
     return row
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pipelogiq.domain import WORKER_GONE
 from pipelogiq.store.base import iso
 from pipelogiq.store.sqlite_admin import scoped_worker
-from pipelogiq.store.sqltx import like, marks
+from pipelogiq.store.sqltx import contains, like, marks
 
 MAX_VALUES_PER_KEY = 200  # a filter drop-down, not an export
 
@@ -50,7 +50,7 @@ def application_logs(
         where.append(f"level IN ({marks(levels)})")
         args += list(levels)
     if search:
-        where.append("(message LIKE ? ESCAPE '\\' OR keywords LIKE ? ESCAPE '\\')")
+        where.append(f"({contains('message')} OR {contains('keywords')})")
         args += [like(search)] * 2
     clause = " AND ".join(where)
     total = conn.execute(f"SELECT COUNT(*) FROM application_logs WHERE {clause}",

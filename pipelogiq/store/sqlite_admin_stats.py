@@ -11,7 +11,7 @@ from typing import Any
 from pipelogiq.domain import PipelineStatus
 from pipelogiq.store.base import iso
 from pipelogiq.store.sqlite_admin import FINISHED_PIPELINE
-from pipelogiq.store.sqltx import marks
+from pipelogiq.store.sqltx import int_floor, marks
 
 WORKER_STATES = ("starting", "ready", "degraded", "draining", "stopped", "error", "offline")
 PIPELINE_STATUSES = tuple(s.value for s in PipelineStatus)
@@ -70,7 +70,8 @@ def stats_summary(conn: sqlite3.Connection, app_ids: Sequence[int], now: float, 
         f"SELECT COUNT(*) FROM stages WHERE {where} AND status = 'Completed'"
         " AND finished_at >= ? AND finished_at <= ?", [*args, since, now]).fetchone()[0])
     finished, failed = conn.execute(
-        f"SELECT COUNT(*), COALESCE(SUM(status = 'Failed'), 0) FROM pipelines WHERE {where}"
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN status = 'Failed' THEN 1 ELSE 0 END), 0)"
+        f" FROM pipelines WHERE {where}"
         f" AND status IN ({marks(FINISHED_PIPELINE)}) AND finished_at >= ? AND finished_at <= ?",
         [*args, *FINISHED_PIPELINE, since, now]).fetchone()
     by_status = pipelines_by_status(conn, app_ids, since)
@@ -100,7 +101,7 @@ def stats_executions(conn: sqlite3.Connection, app_ids: Sequence[int], start: fl
 
     def tally(field: str, column: str, extra: str = "", *extra_args: Any) -> None:
         for index, n in conn.execute(
-                f"SELECT CAST(({column} - ?) / ? AS INTEGER) AS b, COUNT(*) FROM pipelines"
+                f"SELECT {int_floor(conn, f'({column} - ?) / ?')} AS b, COUNT(*) FROM pipelines"
                 f" WHERE {where} AND {column} >= ? AND {column} < ?{extra} GROUP BY b",
                 [start, bucket, *args, start, end, *extra_args]):
             if 0 <= index < count:

@@ -7,13 +7,21 @@ conditional update (on status, attempt and, for leases, the token) computed by
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Sequence
 
 from pipelogiq import statemachine as sm
 from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
 from pipelogiq.security import digest, new_token
-from pipelogiq.store.base import AckOutcome, Reclaimed, StoreError
+from pipelogiq.store.base import AckOutcome, Held, Reclaimed, StageRef, StoreError
+from pipelogiq.store.sqlite_enforcement import (
+    StageView,
+    attempt_finished,
+    attempt_limit,
+    gate,
+    retry_rule,
+)
 from pipelogiq.store.sqlite_read import stage_next
 from pipelogiq.store.sqltx import stage_log, stage_state, tx
 
@@ -44,12 +52,24 @@ def _job(row: sqlite3.Row, attempt: int | None = None) -> Job:
     )
 
 
-def dispatch(conn: sqlite3.Connection, stage_id: int, now: float, reason: str) -> Job | None:
-    """Ready stage → `Pending` (SPEC §3.3); returns the job to publish, or None if it moved."""
+def dispatch(
+    conn: sqlite3.Connection, stage_id: int, now: float, reason: str
+) -> Job | Held | None:
+    """Ready stage → `Pending` (SPEC §3.3) unless a policy holds it back (SPEC §6); returns the
+    job to publish, the hold, or None if the stage moved."""
     with tx(conn):
         row = conn.execute(
+            "SELECT * FROM stages WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled')",
+            (stage_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        held = gate(StageView(conn, row), now)
+        if held is not None:
+            return held
+        row = conn.execute(
             "UPDATE stages SET status = 'Pending', pending_since = ?, ready_at = ?,"
-            " next_retry_at = NULL, wait_reason = NULL"
+            " next_retry_at = NULL, wait_reason = NULL, held_until = NULL, held_by = NULL"
             " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled') RETURNING *",
             (now, now, stage_id),
         ).fetchone()
@@ -129,8 +149,8 @@ def lease(
             ).fetchone()
             if row is None:
                 continue
-            state = stage_state(row)
-            deadline = now + state.options.time_out if state.options.time_out else None
+            limit, source = attempt_limit(StageView(conn, row), stage_state(row).options.time_out)
+            deadline = now + limit if limit else None
             until = now + lease_seconds if deadline is None else min(now + lease_seconds, deadline)
             token = new_token()
             key = digest(token)  # stored hashed: a leaked database does not ack jobs
@@ -147,9 +167,13 @@ def lease(
                 (key, job.stage_id, job.application_id, job.attempt, worker_id, now),
             )
             who = f"worker {worker_id}" if worker_id else "a worker"
+            bound = f", {limit:g}s limit from {source}" if limit else ""
             stage_log(conn, row["pipeline_id"], row["id"], now, "Information",
-                      f"Running: delivered to {who} (attempt {job.attempt})", attempt=job.attempt)
+                      f"Running: delivered to {who} (attempt {job.attempt}{bound})",
+                      attempt=job.attempt)
             payload, headers = stage_next(conn, row)
+            if limit:
+                payload["timeoutSeconds"] = limit  # the limit in force, a policy's included
             out.append(Delivered(token, queue, f"{job.stage_id}.{job.attempt}", payload,
                                  headers, until, row["ready_at"], now))
     return out
@@ -189,6 +213,10 @@ def _conflict_reason(stage: sqlite3.Row, lease_row: sqlite3.Row) -> str:
         return "cancelled: the pipeline was cancelled"
     if stage["status"] == StageStatus.SKIPPED:
         return "skipped: the stage was skipped by an operator"
+    if lease_row["state"] == "lost" and stage["status"] in (
+            StageStatus.FAILED, StageStatus.RETRY_SCHEDULED):
+        return ("superseded: this attempt ended without its result (timed out or its worker"
+                f" was lost); the stage is {stage['status']}")
     return "superseded: this attempt was redelivered to another worker"
 
 
@@ -220,7 +248,9 @@ def ack(
         if answer is not None:
             return answer
         assert lease_row is not None and stage is not None
-        t = sm.settle(stage_state(stage), result, now)
+        view = StageView(conn, stage)
+        t = sm.settle(stage_state(stage), result, now, retry=retry_rule(view),
+                      rand=random.random())
         if not write_transition(conn, stage, t, now, output=result.output,
                                 error_code=result.error_code):
             return AckOutcome("conflict", "superseded: the stage moved", stage["pipeline_id"])
@@ -241,9 +271,12 @@ def ack(
             column = "processed" if t.status == StageStatus.COMPLETED else "failed"
             conn.execute(f"UPDATE workers SET {column} = {column} + 1 WHERE id = ?",
                          (lease_row["worker_id"],))
+        attempt_ok = result.is_success and t.status == StageStatus.COMPLETED
+        wake = attempt_finished(view, attempt_ok, now)
         started = stage["attempt_started_at"]
         return AckOutcome("applied", "", stage["pipeline_id"], t.status, None, stage["handler"],
-                          None if started is None else now - started)
+                          None if started is None else now - started, tuple(wake),
+                          stage_id=stage["id"], triggers=tuple(view.triggers))
 
 
 def requeue(
@@ -260,7 +293,8 @@ def requeue(
         conn.execute("UPDATE job_leases SET state = 'lost' WHERE token = ?",
                      (stage["lease_token"],))
         job = _job(stage, t.attempt) if t.status == StageStatus.PENDING else None
-        return AckOutcome("applied", "", stage["pipeline_id"], t.status, job)
+        return AckOutcome("applied", "", stage["pipeline_id"], t.status, job,
+                          stage_id=stage["id"])
 
 
 def extend(
@@ -286,12 +320,16 @@ def _reclaim_rows(
     conn: sqlite3.Connection, rows: Sequence[sqlite3.Row], now: float, max_redeliveries: int,
     reason: str,
 ) -> Reclaimed:
-    jobs, pids = [], set()
+    jobs, pids, failed = [], set(), []
     for row in rows:
         state = stage_state(row)
         deadline = row["attempt_deadline"]
         if deadline is not None and deadline <= now:
-            t = sm.fail(state, now, f"timed out after {state.options.time_out:g}s (timeOut)")
+            view = StageView(conn, row)
+            limit, source = attempt_limit(view, state.options.time_out)
+            t = sm.fail(state, now, f"timed out after {limit or 0:g}s ({source})",
+                        retry=retry_rule(view), rand=random.random())
+            pids.update(attempt_finished(view, False, now))
         else:
             t = sm.lost(state, max_redeliveries, reason)
         if not write_transition(conn, row, t, now):
@@ -302,7 +340,9 @@ def _reclaim_rows(
         pids.add(row["pipeline_id"])
         if t.status == StageStatus.PENDING:
             jobs.append(_job(row, t.attempt))
-    return Reclaimed(tuple(jobs), frozenset(pids))
+        elif t.status == StageStatus.FAILED:
+            failed.append(StageRef(row["pipeline_id"], row["id"]))
+    return Reclaimed(tuple(jobs), frozenset(pids), tuple(failed))
 
 
 def reclaim_expired(conn: sqlite3.Connection, now: float, max_redeliveries: int) -> Reclaimed:
@@ -327,17 +367,22 @@ def reclaim_worker(
 
 def fail_stale_pending(conn: sqlite3.Connection, now: float, timeout: float) -> Reclaimed:
     """Pending longer than STAGE_PENDING_TIMEOUT: a failed attempt (SPEC §3.8)."""
-    pids = set()
+    pids, failed, stuck = set(), [], []
     with tx(conn):
         rows = conn.execute(
             "SELECT * FROM stages WHERE status = 'Pending' AND pending_since <= ? LIMIT 500",
             (now - timeout,),
         ).fetchall()
         for row in rows:
-            t = sm.fail(stage_state(row), now, f"no worker took the job within {timeout:g}s")
+            t = sm.fail(stage_state(row), now, f"no worker took the job within {timeout:g}s",
+                        retry=retry_rule(StageView(conn, row)), rand=random.random())
             if write_transition(conn, row, t, now):
                 pids.add(row["pipeline_id"])
-    return Reclaimed((), frozenset(pids))
+                ref = StageRef(row["pipeline_id"], row["id"])
+                stuck.append(ref)
+                if t.status == StageStatus.FAILED:
+                    failed.append(ref)
+    return Reclaimed((), frozenset(pids), tuple(failed), tuple(stuck))
 
 
 def next_deadline(conn: sqlite3.Connection, pending_timeout: float) -> float | None:

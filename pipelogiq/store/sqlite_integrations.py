@@ -15,8 +15,8 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from pipelogiq import integrations as intg
-from pipelogiq.store.base import iso
-from pipelogiq.store.sqltx import dumps, marks, tx
+from pipelogiq.store.base import QueueBacklog, iso
+from pipelogiq.store.sqltx import contains, dumps, int_floor, marks, tx
 
 if TYPE_CHECKING:
     from pipelogiq.store.observability_store import TraceQuery
@@ -76,6 +76,19 @@ def link_templates(conn: sqlite3.Connection) -> dict[str, str]:
     return {k: v for k, v in config.items() if k.endswith("LinkTemplate") and v}
 
 
+def queue_backlog(conn: sqlite3.Connection, min_depth: int,
+                  pending_before: float) -> list[QueueBacklog]:
+    """Handler queues with at least `min_depth` stages `Pending`, or one `Pending` since
+    before `pending_before` (a queue nobody drains)."""
+    rows = conn.execute(
+        "SELECT application_id, handler, COUNT(*) AS depth, MIN(pending_since) AS oldest"
+        " FROM stages WHERE status = 'Pending' GROUP BY application_id, handler"
+        " HAVING COUNT(*) >= ? OR MIN(pending_since) <= ?"
+        " ORDER BY application_id, handler LIMIT 100", (min_depth, pending_before)).fetchall()
+    return [QueueBacklog(r["application_id"], r["handler"], r["depth"], r["oldest"])
+            for r in rows]
+
+
 # -- traces ----------------------------------------------------------------------------------
 
 def list_traces(conn: sqlite3.Connection, q: TraceQuery, now: float) -> dict[str, Any]:
@@ -88,7 +101,7 @@ def list_traces(conn: sqlite3.Connection, q: TraceQuery, now: float) -> dict[str
     args: list[Any] = list(apps)
     if q.search:
         escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("(p.name LIKE ? ESCAPE '\\' OR p.trace_id = ?)")
+        where.append(f"({contains('p.name')} OR p.trace_id = ?)")
         args += [f"%{escaped}%", q.search.lower()]
     if q.status:
         where.append("p.status = ?")
@@ -168,7 +181,7 @@ def _throughput(conn: sqlite3.Connection, apps: list[int], since: float,
     )
     for key, column, extra in queries:
         for b, n in conn.execute(
-                f"SELECT CAST(({column} - ?) / ? AS INTEGER) AS b, COUNT(*) FROM pipelines"
+                f"SELECT {int_floor(conn, f'({column} - ?) / ?')} AS b, COUNT(*) FROM pipelines"
                 f" WHERE application_id IN ({m}) AND {column} >= ? AND {column} <= ?{extra}"
                 " GROUP BY b", [first, HOUR, *apps, since, now]):
             hours[min(max(b, 0), len(hours) - 1)][key] += n

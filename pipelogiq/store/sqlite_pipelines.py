@@ -9,7 +9,7 @@ from pipelogiq.domain import NewPipeline
 from pipelogiq.security import new_span_id, new_trace_id
 from pipelogiq.store.base import PipelineQuery
 from pipelogiq.store.sqlite_read import pipelines_json
-from pipelogiq.store.sqltx import dumps, like, stage_log, tx
+from pipelogiq.store.sqltx import contains, dumps, like, stage_log, tx
 
 
 def create_pipeline(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int, bool]:
@@ -68,12 +68,11 @@ def list_pipelines(conn: sqlite3.Connection, q: PipelineQuery) -> dict[str, Any]
         where.append(f"p.status IN ({','.join('?' * len(q.statuses))})")
         args += list(q.statuses)
     if q.search:
-        esc = " ESCAPE '\\'"
         where.append(
-            f"(p.name LIKE ?{esc} OR EXISTS (SELECT 1 FROM keywords k WHERE k.pipeline_id = p.id"
-            f" AND (k.key LIKE ?{esc} OR k.value LIKE ?{esc})) OR EXISTS (SELECT 1 FROM"
-            f" context_items c WHERE c.pipeline_id = p.id AND (c.key LIKE ?{esc}"
-            f" OR c.value LIKE ?{esc})))"
+            f"({contains('p.name')} OR EXISTS (SELECT 1 FROM keywords k WHERE k.pipeline_id = p.id"
+            f" AND ({contains('k.key')} OR {contains('k.value')})) OR EXISTS (SELECT 1 FROM"
+            f" context_items c WHERE c.pipeline_id = p.id AND ({contains('c.key')}"
+            f" OR {contains('c.value')})))"
         )
         args += [like(q.search)] * 5
     for kw in q.keywords:

@@ -18,7 +18,7 @@ import attrs
 
 from pipelogiq import policies as pol
 from pipelogiq.store.base import StoreError, iso
-from pipelogiq.store.sqltx import dumps, marks, tx
+from pipelogiq.store.sqltx import contains, dumps, int_floor, json_text, marks, tx
 
 if TYPE_CHECKING:
     from pipelogiq.store.policies_store import PolicyAccess, PolicyQuery
@@ -39,7 +39,7 @@ SELECT p.*,
      WHERE e.policy_id = p.id AND e.kind <> 'triggered' ORDER BY e.id DESC LIMIT 1) AS updated_by
 FROM policies p
 """
-_ORDER = {"name": "p.name COLLATE NOCASE", "updatedAt": "p.updated_at", "type": "p.policy_type"}
+_ORDER = {"name": "LOWER(p.name)", "updatedAt": "p.updated_at", "type": "p.policy_type"}
 
 
 def _policy_json(row: sqlite3.Row) -> dict[str, Any]:
@@ -60,14 +60,14 @@ def _read(conn: sqlite3.Connection, policy_id: int, now: float) -> dict[str, Any
 
 def _load(conn: sqlite3.Connection, policy_id: int, access: PolicyAccess, *,
           write: bool = False, deleted_ok: bool = False) -> sqlite3.Row:
-    row = conn.execute("SELECT * FROM policies WHERE id = ?", (policy_id,)).fetchone()
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM policies WHERE id = ?",
+                                            (policy_id,)).fetchone()
     app = None if row is None else row["application_id"]
     if (row is None or (row["status"] == DELETED and not deleted_ok)
             or (app is not None and app not in access.application_ids)):
         raise StoreError(404, f"policy {policy_id} not found")
     if write and app is None and not access.admin:
         raise StoreError(403, "only an Admin can change a global policy")
-    assert isinstance(row, sqlite3.Row)
     return row
 
 
@@ -100,12 +100,12 @@ def list_policies(conn: sqlite3.Connection, q: PolicyQuery, now: float) -> dict[
     apps = list(q.application_ids)
     where = [f"p.status <> '{DELETED}'"]
     args: list[Any] = []
-    scope = f"p.application_id IN ({marks(apps)})" if apps else "0"
+    scope = f"p.application_id IN ({marks(apps)})" if apps else "1 = 0"
     where.append(f"({scope} OR p.application_id IS NULL)" if q.include_global else scope)
     args += apps
     if q.search:
         escaped = q.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("p.name LIKE ? ESCAPE '\\'")
+        where.append(contains("p.name"))
         args.append(f"%{escaped}%")
     if q.policy_type:
         where.append("p.policy_type = ?")
@@ -134,14 +134,18 @@ def _event_json(row: sqlite3.Row) -> dict[str, Any]:
     return {"id": row["id"], "policyId": row["policy_id"], "kind": row["kind"],
             "version": row["policy_version"], "actor": row["actor"],
             "createdAt": iso(row["created_at"]),
-            "details": json.loads(row["details"]) if row["details"] else None}
+            "details": json.loads(row["details"]) if row["details"] else None,
+            **({"pipelineId": row["pipeline_id"], "stageId": row["stage_id"]}
+               if row["kind"] == "triggered" else {})}
 
 
 def audit(conn: sqlite3.Connection, policy_id: int, access: PolicyAccess, page_number: int,
-          page_size: int) -> dict[str, Any]:
-    """The change trail, newest first (`triggered` events are counted by `insights`)."""
+          page_size: int, triggered: bool = False) -> dict[str, Any]:
+    """The change trail, newest first; with `triggered`, every application of the policy too
+    (pipeline, stage and what happened), which `insights` counts."""
     row = _load(conn, policy_id, access, deleted_ok=True)
-    base = " FROM policy_events WHERE policy_id = ? AND kind <> 'triggered'"
+    base = " FROM policy_events WHERE policy_id = ?" + ("" if triggered else
+                                                        " AND kind <> 'triggered'")
     total = conn.execute("SELECT COUNT(*)" + base, (policy_id,)).fetchone()[0]
     rows = conn.execute("SELECT *" + base + " ORDER BY id DESC LIMIT ? OFFSET ?",
                         (policy_id, page_size, (page_number - 1) * page_size)).fetchall()
@@ -161,7 +165,7 @@ def insights(conn: sqlite3.Connection, policy_id: int, access: PolicyAccess, sin
     cond = "e.policy_id = ? AND e.kind = 'triggered' AND e.created_at >= ? AND e.created_at <= ?"
     args = (policy_id, since, now)
     for b, n in conn.execute(
-            f"SELECT CAST((e.created_at - ?) / ? AS INTEGER) AS b, COUNT(*) FROM policy_events e"
+            f"SELECT {int_floor(conn, '(e.created_at - ?) / ?')} AS b, COUNT(*) FROM policy_events e"
             f" WHERE {cond} GROUP BY b", (first, bucket, *args)):
         counts[min(max(b, 0), count - 1)] += n
 
@@ -171,7 +175,6 @@ def insights(conn: sqlite3.Connection, policy_id: int, access: PolicyAccess, sin
             f" LEFT JOIN stages s ON s.id = e.stage_id WHERE {cond}"
             " GROUP BY k ORDER BY n DESC, k LIMIT 50", args)]
 
-    detail = "CASE WHEN json_valid(e.details) THEN json_extract(e.details, '$.{}') END"
     last = conn.execute("SELECT MAX(created_at) FROM policy_events WHERE policy_id = ?"
                         " AND kind = 'triggered'", (policy_id,)).fetchone()[0]
     return {
@@ -179,9 +182,9 @@ def insights(conn: sqlite3.Connection, policy_id: int, access: PolicyAccess, sin
         "total": sum(counts), "lastTriggeredAt": iso(last),
         "series": [{"start": iso(first + i * bucket), "count": n} for i, n in enumerate(counts)],
         "byStage": [{"stageName": k, "count": n} for k, n in
-                    grouped(f"COALESCE(s.name, {detail.format('stageName')})")],
+                    grouped(f"COALESCE(s.name, {json_text(conn, 'e.details', 'stageName')})")],
         "byHandler": [{"handler": k, "count": n} for k, n in
-                      grouped(f"COALESCE(s.handler, {detail.format('handler')})")],
+                      grouped(f"COALESCE(s.handler, {json_text(conn, 'e.details', 'handler')})")],
     }
 
 
@@ -302,9 +305,11 @@ def duplicate_policy(conn: sqlite3.Connection, policy_id: int, actor: str, acces
     `duplicated` event naming the source and the source's version."""
     with tx(conn):
         row = _load(conn, policy_id, access, write=True)
+        app = row["application_id"]
+        same_app = "application_id IS NULL" if app is None else "application_id = ?"
         taken = [r[0] for r in conn.execute(
-            "SELECT name FROM policies WHERE application_id IS ? AND status <> ?",
-            (row["application_id"], DELETED))]
+            f"SELECT name FROM policies WHERE {same_app} AND status <> ?",
+            (DELETED,) if app is None else (app, DELETED))]
         source = _draft(row)
         copy = attrs.evolve(source, name=pol.copy_name(source.name, taken), status="disabled")
         pid = _insert(conn, copy, now)

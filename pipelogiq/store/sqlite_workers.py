@@ -84,10 +84,11 @@ def heartbeat(conn: sqlite3.Connection, worker_id: str, hb: dict[str, Any], now:
         state = hb["state"]
         conn.execute(
             "UPDATE workers SET state = ?, last_seen = ?, in_flight = COALESCE(?, in_flight),"
-            " processed = MAX(processed, COALESCE(?, 0)), failed = MAX(failed, COALESCE(?, 0)),"
+            " processed = CASE WHEN ? > processed THEN ? ELSE processed END,"
+            " failed = CASE WHEN ? > failed THEN ? ELSE failed END,"
             " last_error = COALESCE(?, last_error) WHERE id = ?",
-            (state, now, hb.get("inFlightJobs"), hb.get("jobsProcessed"), hb.get("jobsFailed"),
-             hb.get("lastError"), worker_id))
+            (state, now, hb.get("inFlightJobs"), *[hb.get("jobsProcessed")] * 2,
+             *[hb.get("jobsFailed")] * 2, hb.get("lastError"), worker_id))
         conn.execute(
             "INSERT INTO worker_heartbeats (worker_id, created_at, state, in_flight, processed,"
             " failed, cpu_percent, memory_mb, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -73,6 +73,32 @@ def marks(values: Sequence[Any]) -> str:
     return ",".join("?" * len(values)) or "NULL"
 
 
+def contains(column: str) -> str:
+    """A condition: `column` contains the pattern bound to its `?` (made by `like`), ignoring
+    case as SQLite's LIKE does (PostgreSQL's LIKE does not)."""
+    return f"LOWER({column}) LIKE LOWER(?) ESCAPE '\\'"
+
+
+def dialect_of(conn: Any) -> str:
+    """The SQL dialect: `postgres` for the PostgreSQL facade, `sqlite` for sqlite3."""
+    return str(getattr(conn, "dialect", "sqlite"))
+
+
+def int_floor(conn: Any, expr: str) -> str:
+    """The integer `floor(expr)` of a non-negative `expr` (SQLite's CAST truncates,
+    PostgreSQL's rounds)."""
+    if dialect_of(conn) == "postgres":
+        return f"CAST(FLOOR({expr}) AS INTEGER)"
+    return f"CAST({expr} AS INTEGER)"
+
+
+def json_text(conn: Any, expr: str, key: str) -> str:
+    """The text member `key` of the JSON object in the TEXT column `expr` (NULL if none)."""
+    if dialect_of(conn) == "postgres":
+        return f"CASE WHEN {expr} LIKE '{{%' THEN CAST({expr} AS JSONB) ->> '{key}' END"
+    return f"CASE WHEN json_valid({expr}) THEN json_extract({expr}, '$.{key}') END"
+
+
 def like(text: str) -> str:
     """A LIKE pattern matching `text` anywhere, its wildcards taken literally (ESCAPE '\\')."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -12,9 +12,9 @@ import socket
 from typing import Any
 
 import attrs
-import h11
 import pytest
 import trio
+from httpreceiver import Request, read_request, respond
 
 from conftest import Api
 from pipelogiq import integrations
@@ -24,14 +24,6 @@ TOKEN = "glsa_0123456789abcdef"
 OTEL_AUTH = "Bearer otel-abcdefghijklmnop"
 
 
-@attrs.frozen
-class Received:
-    method: str
-    target: str
-    headers: dict[str, str]
-    body: bytes
-
-
 @attrs.define
 class Remote:
     """A tiny HTTP server: records each request and answers `status` (or nothing, `silent`)."""
@@ -39,38 +31,21 @@ class Remote:
     status: int = 200
     silent: bool = False
     port: int = 0
-    received: list[Received] = attrs.Factory(list)
+    received: list[Request] = attrs.Factory(list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     async def handle(self, stream: trio.SocketStream) -> None:
-        conn = h11.Connection(h11.SERVER)
-        request: h11.Request | None = None
-        body = b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                conn.receive_data(await stream.receive_some(65536))
-            elif isinstance(event, h11.Request):
-                request = event
-            elif isinstance(event, h11.Data):
-                body += event.data
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            else:
-                return
-        assert request is not None
-        self.received.append(Received(
-            request.method.decode(), request.target.decode(),
-            {k.decode().lower(): v.decode() for k, v in request.headers}, body))
+        got = await read_request(stream)
+        if got is None:
+            return
+        conn, request = got
+        self.received.append(request)
         if self.silent:
             await trio.sleep_forever()  # the client's deadline has to end the wait
-        await stream.send_all(conn.send(h11.Response(
-            status_code=self.status, headers=[("content-length", "0"), ("connection", "close")])))
-        await stream.send_all(conn.send(h11.EndOfMessage()))
-        await stream.aclose()
+        await respond(stream, conn, self.status)
 
 
 @pytest.fixture

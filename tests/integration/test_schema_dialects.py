@@ -51,9 +51,10 @@ def _postgres_schema() -> tuple[Schema, set[str]]:
         schema: Schema = {}
         for table, column, nullable in rows:
             schema.setdefault(table, []).append((column, nullable == "NO"))
-        indexes = {r[0] for r in _psql(
-            f"SELECT indexname FROM pg_indexes WHERE schemaname = '{ns}'"
-            f" AND indexname NOT LIKE '%_pkey' AND indexname NOT LIKE '%_key'")}  # constraints
+        indexes = {r[0] for r in _psql(  # those backing a constraint (PRIMARY KEY, UNIQUE) aside
+            f"SELECT indexname FROM pg_indexes WHERE schemaname = '{ns}' AND indexname NOT IN"
+            f" (SELECT c.conname FROM pg_constraint c JOIN pg_namespace n"
+            f" ON n.oid = c.connamespace WHERE n.nspname = '{ns}')")}
         return schema, indexes
     finally:
         _psql(f"DROP SCHEMA {ns} CASCADE")

@@ -17,6 +17,7 @@ import trio
 
 from pipelogiq.actors.engine import Engine
 from pipelogiq.actors.hub import Hub
+from pipelogiq.alerts import AlertEmitter
 from pipelogiq.broker.memory import MemoryBroker
 from pipelogiq.clock import TrioClock
 from pipelogiq.config import Settings
@@ -131,6 +132,7 @@ async def running_engine(
     *,
     store_factory: Callable[[str, TrioClock], SqliteStore] | None = None,
     broker: MemoryBroker | None = None,
+    alerter: AlertEmitter | None = None,
 ) -> AsyncIterator[Harness]:
     """A migrated store, one application and a started Engine; torn down on exit."""
     clock = TrioClock()
@@ -140,7 +142,7 @@ async def running_engine(
     async with store:
         await store.migrate()
         app = await store.create_application("app", None, None)
-        engine = Engine(store, broker or MemoryBroker(), Hub(), clock, config)
+        engine = Engine(store, broker or MemoryBroker(), Hub(), clock, config, alerter=alerter)
         async with trio.open_nursery() as nursery:
             await nursery.start(engine.run)
             yield Harness(store, engine, clock, int(app["id"]), nursery)

@@ -1,0 +1,571 @@
+"""The store contract, run against both implementations: SQLite (a file per test) and
+PostgreSQL (a fresh database per test on the machine's server). The same calls must give the
+same answers; times come from a clock the test moves."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+import pgdb
+from pipelogiq.bridge.sidecar import Sidecar
+from pipelogiq.domain import (
+    ContextItem,
+    Delivered,
+    Job,
+    JobResult,
+    LogLine,
+    NewPipeline,
+    NewStage,
+    StageOptions,
+)
+from pipelogiq.policies import PolicyDraft, parse_targeting, validate_rule
+from pipelogiq.store import postgres
+from pipelogiq.store.base import PipelineQuery, StoreError
+from pipelogiq.store.observability_store import TraceQuery
+from pipelogiq.store.policies_store import PolicyAccess, PolicyQuery
+from pipelogiq.store.postgres import PostgresStore
+from pipelogiq.store.sqlite import SqliteStore, SqlStore
+from pipelogiq.store.sqltx import tx
+
+T0 = 1_800_000_000.0
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.t = T0
+
+    def now(self) -> float:
+        return self.t
+
+    def trio_deadline(self, wall: float) -> float:
+        return trio.current_time() + (wall - self.t)
+
+
+Opener = Callable[[], AbstractAsyncContextManager[SqlStore]]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path,
+               clock: ManualClock) -> Opener:
+    """Opens another store on the same database (as another process would)."""
+    if request.param == "sqlite":
+        def lite() -> AbstractAsyncContextManager[SqlStore]:
+            return SqliteStore(str(tmp_path / "contract.db"), clock)
+
+        return lite
+    url = request.getfixturevalue("pg_url")
+
+    @asynccontextmanager
+    async def pg() -> AsyncIterator[SqlStore]:
+        async with Sidecar() as sidecar, PostgresStore(url, clock, sidecar) as store:
+            yield store
+
+    return pg
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def store(open_store: Opener) -> AsyncIterator[SqlStore]:
+    async with open_store() as s:
+        assert await s.migrate()
+        assert await s.migrate() == []
+        yield s
+
+
+async def new_app(store: SqlStore, name: str = "app") -> int:
+    return int((await store.create_application(name, None, None))["id"])
+
+
+def stages(n: int, **options: Any) -> tuple[NewStage, ...]:
+    return tuple(NewStage(f"s{i}", "h", input=f"in{i}", options=StageOptions(**options))
+                 for i in range(n))
+
+
+async def new_pipeline(store: SqlStore, app: int, n: int = 3, name: str = "p",
+                       options: dict[str, Any] | None = None,
+                       **extra: Any) -> tuple[int, list[int]]:
+    pid, created = await store.create_pipeline(
+        NewPipeline(app, name, stages(n, **(options or {})), **extra))
+    assert created
+    _, states = await store.stage_states(pid)
+    return pid, [s.id for s in states]
+
+
+async def deliver(store: SqlStore, stage_id: int, worker: str | None = None) -> Delivered:
+    job = await store.dispatch(stage_id, "ready")
+    assert isinstance(job, Job)
+    (d,) = await store.lease([job], "q", worker, 30)
+    return d
+
+
+async def status_of(store: SqlStore, pid: int) -> tuple[str, list[str]]:
+    doc = await store.pipeline_json(pid)
+    assert doc is not None
+    return doc["status"], [s["status"] for s in doc["stages"]]
+
+
+# -- pipelines and the engine's transitions --------------------------------------------------
+
+async def test_kind_ping_and_a_three_stage_run(store: SqlStore, clock: ManualClock) -> None:
+    await store.ping()
+    assert store.kind in ("sqlite", "postgres")
+    app = await new_app(store)
+    pid, ids = await new_pipeline(store, app, keywords=(("team", "Core"),),
+                                  context=(("order", "7", "string"),), idempotency_key="k1")
+    again, created = await store.create_pipeline(NewPipeline(app, "p", stages(3),
+                                                             idempotency_key="k1"))
+    assert (again, created) == (pid, False)
+    assert await store.idle_active_pipeline_ids() == [pid]
+
+    outputs = []
+    for i, sid in enumerate(ids):
+        clock.t += 1
+        job = await store.dispatch(sid, "ready")
+        assert isinstance(job, Job) and (job.stage_id, job.attempt) == (sid, 1)
+        assert await store.dispatch(sid, "again") is None  # it moved: exactly once
+        assert await store.pending_jobs() == [job]
+        (d,) = await store.lease([job], "q", None, 30)
+        assert await store.lease([job], "q", None, 30) == []  # already delivered
+        assert d.payload["stageId"] == sid and d.payload["input"] == f"in{i}"
+        assert {"key": "order", "value": "7", "valueType": "string"} in d.payload["contextItems"]
+        assert d.lease_until == clock.t + 30
+        clock.t += 2
+        out = await store.ack(app, d.token, JobResult(
+            output=f"out{i}", logs=(LogLine("Information", f"line {i}", clock.t),),
+            context=(ContextItem(f"k{i}", f"v{i}"),)))
+        assert (out.kind, out.status, out.attempt_seconds) == ("applied", "Completed", 2.0)
+        assert (await store.ack(app, d.token, JobResult())).kind == "duplicate"
+        outputs.append(f"out{i}")
+    assert await store.finish_pipeline(pid, "Completed", "all stages done")
+    assert not await store.finish_pipeline(pid, "Failed", "too late")
+
+    doc = await store.pipeline_json(pid, with_logs=True)
+    assert doc is not None
+    assert doc["status"] == "Completed" and doc["finishedAt"].endswith("Z")
+    assert [s["output"] for s in doc["stages"]] == outputs
+    assert [s["nextStageId"] for s in doc["stages"][:2]] == ids[1:]
+    assert {c["key"] for c in doc["pipelineContextItems"]} == {"order", "k0", "k1", "k2"}
+    assert doc["pipelineKeywords"] == [{"key": "team", "value": "Core"}]
+    assert any(line["message"] == "line 1" for line in doc["stages"][1]["logs"])
+    assert await store.idle_active_pipeline_ids() == []
+
+
+async def test_failures_retries_and_unknown_tokens(store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    other = await new_app(store, "other")
+    pid, (sid,) = await new_pipeline(store, app, 1, options={"retry_interval": 10, "max_retries": 1})
+    d = await deliver(store, sid)
+    assert (await store.ack(other, d.token, JobResult())).kind == "not_found"
+    assert (await store.ack(app, "nope", JobResult())).kind == "not_found"
+    out = await store.ack(app, d.token, JobResult(is_success=False, error_code="E1"))
+    assert out.status == "RetryScheduled"
+    _, (st,) = await store.stage_states(pid)
+    assert (st.attempt, st.retries_used, st.next_retry_at) == (2, 1, clock.t + 10)
+    assert await store.next_deadline(300) is None
+    d = await deliver(store, sid)
+    assert d.payload["attempt"] == 2
+    out = await store.ack(app, d.token, JobResult(is_success=False, retryable=True))
+    assert out.status == "Failed"  # no retry left
+    assert await status_of(store, pid) == ("Running", ["Failed"])
+
+
+async def test_requeue_extend_and_expired_leases(store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    pid, (sid,) = await new_pipeline(store, app, 1, options={"time_out": 100})
+    d = await deliver(store, sid, "w1")
+    assert await store.next_deadline(300) == clock.t + 30
+    clock.t += 10
+    assert await store.extend(app, d.token, 60) == clock.t + 60
+    clock.t += 50
+    assert await store.extend(app, d.token, 60) == T0 + 100  # never past timeOut
+    requeued = await store.requeue(app, d.token, 3)
+    assert requeued.kind == "applied" and requeued.republish is not None
+    assert requeued.republish.attempt == 2
+    assert (await store.ack(app, d.token, JobResult())).kind == "conflict"
+    with pytest.raises(StoreError) as err:
+        await store.extend(app, d.token, 10)
+    assert err.value.status == 409
+
+    (d2,) = await store.lease([requeued.republish], "q", "w2", 30)
+    assert (await store.reclaim_expired(3)).jobs == ()  # not yet
+    clock.t += 31
+    assert (await store.ack(app, d2.token, JobResult())).kind == "not_found"  # expired
+    reclaimed = await store.reclaim_expired(3)
+    assert [j.attempt for j in reclaimed.jobs] == [3] and reclaimed.pipeline_ids == {pid}
+    (d3,) = await store.lease(list(reclaimed.jobs), "q", "w3", 30)
+    reclaimed = await store.reclaim_worker("w3", 3, "worker w3 went offline")
+    assert [j.attempt for j in reclaimed.jobs] == [4]
+    assert (await store.ack(app, d3.token, JobResult())).kind == "conflict"
+    (d4,) = await store.lease(list(reclaimed.jobs), "q", None, 30)
+    assert await store.return_leases([d4.token]) == [reclaimed.jobs[0]]
+    clock.t += 301
+    failed = await store.fail_stale_pending(300)
+    assert failed.pipeline_ids == {pid}
+    _, (st,) = await store.stage_states(pid)
+    assert st.status == "Failed"
+
+
+# -- operator actions ------------------------------------------------------------------------
+
+async def test_operator_actions(store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    apps = [app]
+    pid, ids = await new_pipeline(store, app, 3, options={"retry_interval": 600, "max_retries": 2})
+    d = await deliver(store, ids[0])
+    with pytest.raises(StoreError) as err:
+        await store.rerun(ids[0], False, "ann", apps)
+    assert err.value.status == 409
+    with pytest.raises(StoreError) as err:
+        await store.skip(ids[0], "ann", [app + 100])
+    assert err.value.status == 404
+    await store.ack(app, d.token, JobResult(is_success=False))
+    assert await store.retry_now(ids[0], "ann", apps) == pid
+    with pytest.raises(StoreError):
+        await store.retry_now(ids[1], "ann", apps)  # NotStarted: 409
+    d = await deliver(store, ids[0])
+    await store.ack(app, d.token, JobResult(output="first"))
+    assert await store.skip(ids[1], "ann", apps) == pid
+    assert await store.rerun(ids[0], True, "ann", apps) == pid
+    _, states = await store.stage_states(pid)
+    assert [(s.status, s.attempt) for s in states] == [
+        ("NotStarted", 3), ("NotStarted", 2), ("NotStarted", 2)]
+    d = await deliver(store, ids[0])
+    assert await store.cancel(pid, "ann", apps) == pid
+    out = await store.ack(app, d.token, JobResult())
+    assert out.kind == "conflict" and out.reason.startswith("cancelled")
+    assert await status_of(store, pid) == ("Cancelled", ["Cancelled"] * 3)
+    with pytest.raises(StoreError):
+        await store.cancel(pid, "ann", apps)
+    lines = await store.pipeline_log_lines(pid, None, apps, 0, 1000)
+    assert any("by ann" in line["message"] for line in lines)
+    await store.delete_pipeline(pid, apps)
+    assert await store.pipeline_json(pid) is None
+
+
+# -- listing and searching -------------------------------------------------------------------
+
+async def test_list_and_search_pipelines(store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    other = await new_app(store, "other")
+    made = []
+    for i, (name, kw, ctx) in enumerate([
+        ("Orders-Import", ("env", "Prod"), ("customer", "ACME")),
+        ("billing", ("env", "dev"), ("customer", "globex")),
+        ("orders_export", ("team", "core"), ("customer", "acme")),
+    ]):
+        clock.t = T0 + 100 * i
+        made.append((await new_pipeline(store, app, 1, name, keywords=(kw,),
+                                         context=(ctx + ("string",),)))[0])
+    await new_pipeline(store, other, 1, "orders-elsewhere")
+
+    async def ids(**q: Any) -> list[int]:
+        page = await store.list_pipelines(PipelineQuery([app], **q))
+        return [p["id"] for p in page["items"]]
+
+    assert await ids() == made[::-1]  # newest first
+    assert await ids(search="ORDERS") == [made[2], made[0]]  # case-insensitive
+    assert await ids(search="acme") == [made[2], made[0]]  # context values too
+    assert await ids(search="s_e") == [made[2]]  # `_` taken literally
+    assert await ids(search="prod") == [made[0]]  # keyword values
+    assert await ids(keywords=["env:dev"]) == [made[1]]
+    assert await ids(keywords=["core"]) == [made[2]]
+    assert await ids(context=[("customer", "globex")]) == [made[1]]
+    assert await ids(start_from=T0 + 50, start_to=T0 + 150) == [made[1]]
+    assert await ids(statuses=["Completed"]) == []
+    page = await store.list_pipelines(PipelineQuery([app], page_number=2, page_size=2))
+    assert page["totalCount"] == 3 and [p["id"] for p in page["items"]] == [made[0]]
+    assert (await store.list_pipelines(PipelineQuery([])))["items"] == []
+    keys = await store.keyword_values([app])
+    assert keys == [{"key": "env", "values": ["Prod", "dev"]},
+                    {"key": "team", "values": ["core"]}]
+    traces = await store.list_traces(TraceQuery([app], search="ORDERS"))
+    assert [t["pipelineId"] for t in traces["items"]] == [made[2], made[0]]
+
+
+# -- accounts, keys, users, logs -------------------------------------------------------------
+
+async def test_accounts_keys_and_users(store: SqlStore, clock: ManualClock) -> None:
+    assert await store.get_or_set_setting("jwt", "a") == "a"
+    assert await store.get_or_set_setting("jwt", "b") == "a"
+    assert await store.count_users() == 0
+    uid = await store.create_user("Ann@Example.com", "Ann", "Admin", "hash")
+    assert uid is not None
+    assert await store.create_user("ann@example.com", "Again", "Admin", "hash") is None
+    bob = await store.create_user("bob@example.com", "Bob", "RegularUser", "hash")
+    assert bob is not None
+    user = await store.user_by_email("ANN@example.com")
+    assert user is not None and user["id"] == uid and user["name"] == "Ann"
+    assert (await store.user_by_id(uid) or {})["email"] == "ann@example.com"
+
+    app = (await store.create_application("shop", "the shop", uid))["id"]
+    with pytest.raises(StoreError) as err:
+        await store.create_application("shop", None, None)
+    assert err.value.status == 409
+    assert (await store.application_by_name("shop") or {})["id"] == app
+    assert await store.visible_application_ids(uid) == [app]
+    assert await store.visible_application_ids(bob) == []
+    await store.add_application_member(app, bob, [app])
+    assert await store.visible_application_ids(bob) == [app]
+    assert [m["email"] for m in await store.application_members(app, [app])] == [
+        "ann@example.com", "bob@example.com"]
+    detail = await store.update_application(app, "shop2", "", [app])
+    assert detail["name"] == "shop2" and detail["memberCount"] == 2
+    assert await store.set_user_role(bob, "Admin")
+    with pytest.raises(StoreError):
+        await store.set_user_disabled(uid, True, uid)  # not yourself
+    assert (await store.set_user_disabled(bob, True, uid))["disabled"]
+    assert [u["id"] for u in await store.list_users()] == [uid, bob]
+
+    key = await store.create_api_key(app, "k", "hash-1", "pq_ab", None)
+    assert key["isActive"]
+    assert await store.authenticate_key("hash-1") == app
+    assert [k["id"] for k in await store.list_api_keys([app])] == [key["id"]]
+    await store.disable_api_key(key["id"], [app])
+    with pytest.raises(StoreError) as err:
+        await store.authenticate_key("hash-1")
+    assert err.value.status == 401
+    await store.create_api_key(app, "old", "hash-2", "pq_cd", clock.t - 1)
+    with pytest.raises(StoreError):
+        await store.authenticate_key("hash-2")
+
+    await store.app_log(app, "Warning", "Disk is FULL", None, '{"disk":"sda"}')
+    await store.app_log(app, "Information", "all good", clock.t - 5, None)
+    logs = await store.application_logs([app], 1, 10, [], "full")
+    assert [item["message"] for item in logs["items"]] == ["Disk is FULL"]
+    assert logs["items"][0]["keywords"] == {"disk": "sda"}
+    assert (await store.application_logs([app], 1, 10, ["Information"], None))["totalCount"] == 1
+
+
+async def test_workers(store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    info = {"workerName": "w", "instanceId": "i-1", "pid": 42, "supportedHandlers": ["h"]}
+    wid = await store.bootstrap_worker(app, info, "sess-1", 3600)
+    assert await store.bootstrap_worker(app, info, "sess-2", 3600) == wid  # same instance
+    principal = await store.authenticate_session("sess-2")
+    assert (principal.application_id, principal.worker_id) == (app, wid)
+    with pytest.raises(StoreError):
+        await store.authenticate_session("sess-1")
+    clock.t += 5
+    assert await store.heartbeat(wid, {"state": "ready", "jobsProcessed": 7, "cpuPercent": 3,
+                                       "inFlightJobs": 1}) == "starting"
+    assert await store.heartbeat(wid, {"state": "ready", "jobsProcessed": 2}) is None
+    assert await store.add_worker_events(wid, [{"eventType": "note", "message": "hi"}]) == 1
+    assert await store.worker_last_seen(wid) == ("ready", clock.t)
+    assert await store.live_workers() == [(wid, clock.t)]
+    (listed,) = await store.list_workers([app], 45)
+    assert (listed["processed"], listed["inFlight"], listed["effectiveState"]) == (7, 1, "ready")
+    detail = await store.worker_detail(wid, [app], 45)
+    assert detail["pid"] == 42 and detail["handlers"] == ["h"]
+    assert (await store.worker_events(wid, [app], 10))[0]["eventType"] == "note"
+    assert len(await store.worker_heartbeats(wid, [app], 10)) == 2
+    assert not await store.set_worker_gone(wid, "offline", "lost", stale_before=clock.t - 1)
+    assert await store.set_worker_gone(wid, "offline", "lost", stale_before=clock.t)
+    assert await store.live_workers() == []
+    summary = await store.stats_summary([app], clock.t, clock.t - 3600, 45)
+    assert summary["workersByState"]["offline"] == 1
+    gauges = await store.metrics_gauges(45)
+    assert gauges["workersByState"]["offline"] == 1
+
+
+# -- statistics and insights -----------------------------------------------------------------
+
+async def test_stats_buckets_floor(store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    for offset in (0, 59, 60, 119.9, 150):  # buckets of 60 s: 0, 0, 1, 1, 2
+        clock.t = T0 + offset
+        pid, (sid,) = await new_pipeline(store, app, 1)
+        if offset == 150:
+            d = await deliver(store, sid)
+            await store.ack(app, d.token, JobResult(is_success=False))
+            await store.finish_pipeline(pid, "Failed", "stage failed")
+    rows = await store.stats_executions([app], T0, 60, 3)
+    assert [r["created"] for r in rows] == [2, 2, 1]
+    assert [r["failed"] for r in rows] == [0, 0, 1]
+    summary = await store.stats_summary([app], clock.t, T0, 45)
+    assert (summary["pipelinesFinished"], summary["pipelinesFailed"]) == (1, 1)
+    assert summary["failureRate"] == 1.0 and summary["pipelinesByStatus"]["NotStarted"] == 4
+    insights = await store.observability_insights([app], T0)
+    assert insights["summary"]["pipelinesStarted"] == 5
+    assert insights["summary"]["stagesFailed"] == 1
+
+
+# -- policies --------------------------------------------------------------------------------
+
+def draft(app: int | None, name: str) -> PolicyDraft:
+    rule = validate_rule("retry", {"maxAttempts": 5, "backoff": "fixed", "baseDelayMs": 100})
+    return PolicyDraft(app, name, "retry", rule, parse_targeting({"handlers": ["h"]}))
+
+
+async def test_policies_crud_and_audit(store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    access = PolicyAccess(frozenset({app}), admin=True)
+    a = await store.create_policy(draft(app, "beta"), "ann")
+    b = await store.create_policy(draft(app, "Alpha"), "ann")
+    g = await store.create_policy(draft(None, "global one"), "ann")
+    listed = await store.list_policies(PolicyQuery([app], sort_by="name", descending=False))
+    assert [p["name"] for p in listed["items"]] == ["Alpha", "beta", "global one"]
+    only_app = await store.list_policies(PolicyQuery([app], include_global=False))
+    assert {p["id"] for p in only_app["items"]} == {a["id"], b["id"]}
+    assert (await store.list_policies(PolicyQuery([], include_global=False)))["items"] == []
+    found = await store.list_policies(PolicyQuery([app], search="ALP"))
+    assert [p["id"] for p in found["items"]] == [b["id"]]
+
+    clock.t += 10
+    updated = await store.update_policy(a["id"], draft(app, "beta 2"), 1, "bob", access)
+    assert (updated["version"], updated["updatedBy"]) == (2, "bob")
+    with pytest.raises(StoreError) as err:
+        await store.update_policy(a["id"], draft(app, "beta 3"), 1, "bob", access)
+    assert err.value.status == 409
+    paused = await store.set_policy_status(a["id"], "pause", "bob", access)
+    assert paused["status"] == "paused"
+    copy = await store.duplicate_policy(a["id"], "bob", access)
+    assert copy["name"] == "beta 2 (copy)" and copy["status"] == "disabled"
+    gcopy = await store.duplicate_policy(g["id"], "bob", access)
+    assert gcopy["name"] == "global one (copy)" and gcopy["applicationId"] is None
+    await store.delete_policy(a["id"], "bob", access)
+    with pytest.raises(StoreError) as err:
+        await store.get_policy(a["id"], access)
+    assert err.value.status == 404
+    trail = await store.policy_audit(a["id"], access, 1, 10)
+    assert trail["deleted"] and [e["kind"] for e in trail["items"]][0] == "deleted"
+    insights = await store.policy_insights(b["id"], access, clock.t - 3600, 60)
+    assert insights["total"] == 0 and insights["byStage"] == []
+    await new_pipeline(store, app, 1, "orders", context=(("env", "prod", "string"),))
+    targets = await store.policy_targets([app])
+    assert targets["pipelines"] == ["orders"] and targets["environments"] == ["all", "prod"]
+    (facts,) = await store.recent_pipeline_facts([app], 10)
+    assert facts.name == "orders"
+
+
+# -- concurrency: two stores (two processes) on one database ---------------------------------
+
+async def test_two_stores_racing_for_one_stage_exactly_one_wins(
+        store: SqlStore, open_store: Opener) -> None:
+    app = await new_app(store)
+    _, ids = await new_pipeline(store, app, 12)
+    async with open_store() as second:
+        stores = (store, second)
+        for sid in ids:
+            jobs: list[Any] = []
+
+            async def dispatch(s: SqlStore, out: list[Any] = jobs, sid: int = sid) -> None:
+                out.append(await s.dispatch(sid, "race"))
+
+            async with trio.open_nursery() as nursery:
+                for s in stores:
+                    nursery.start_soon(dispatch, s)
+            won = [j for j in jobs if j is not None]
+            assert len(won) == 1, jobs
+            leased: list[list[Delivered]] = []
+
+            async def lease(s: SqlStore, out: list[Any] = leased, job: Job = won[0]) -> None:
+                out.append(await s.lease([job], "q", None, 30))
+
+            async with trio.open_nursery() as nursery:
+                for s in stores:
+                    nursery.start_soon(lease, s)
+            assert sorted(len(batch) for batch in leased) == [0, 1]
+            token = next(d for batch in leased for d in batch).token
+            outcomes: list[str] = []
+
+            async def ack(s: SqlStore, out: list[str] = outcomes, token: str = token) -> None:
+                out.append((await s.ack(app, token, JobResult())).kind)
+
+            async with trio.open_nursery() as nursery:
+                for s in stores:
+                    nursery.start_soon(ack, s)
+            assert sorted(outcomes) == ["applied", "duplicate"]
+
+
+async def test_postgres_ping_fails_when_the_database_is_gone(pg_url: str,
+                                                             clock: ManualClock) -> None:
+    async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar) as store:
+        await store.migrate()
+        await store.ping()
+        pgdb.drop(pg_url)
+        for _ in range(2):  # the dead connection, then the failed reconnect
+            with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises
+                await store.ping()
+
+
+async def test_postgres_ping_gives_up_when_the_database_does_not_answer(
+        pg_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postgres, "PING_WAIT", 0.3)
+    async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar, pool_size=2) as store:
+        started = threading.Semaphore(0)
+        async with trio.open_nursery() as nursery:
+            for _ in range(2):  # every connection busy: a probe waits behind them
+                nursery.start_soon(store.run, _sleep, started)
+            for _ in range(2):
+                await trio.to_thread.run_sync(started.acquire)
+            with pytest.raises(ConnectionError, match="did not answer"):
+                await store.ping()
+        await store.ping()  # answered again once the connections are free
+
+
+def _sleep(conn: Any, started: threading.Semaphore) -> None:
+    started.release()
+    conn.execute("SELECT pg_sleep(1)")
+
+
+async def test_postgres_replicas_starting_together_migrate_once(pg_url: str,
+                                                                clock: ManualClock) -> None:
+    applied: list[list[str]] = []
+
+    async def replica() -> None:
+        async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar) as store:
+            applied.append(await store.migrate())
+            await store.get_or_set_setting("jwt_secret", f"candidate-{len(applied)}")
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(replica)
+    assert sorted(map(len, applied))[:2] == [0, 0] and max(map(len, applied)) >= 3
+
+
+async def test_postgres_store_reconnects_after_its_connections_are_killed(
+        pg_url: str, clock: ManualClock) -> None:
+    async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar) as store:
+        await store.migrate()
+        name = pg_url.rsplit("/", 1)[1]
+        killed = pgdb.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                           f" WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+        assert int(killed) == 4
+        failures = 0
+        for _ in range(8):  # a thread may learn of its dead connection by one failed call
+            try:
+                await store.count_users()
+            except Exception:
+                failures += 1
+        assert failures <= 4
+        for _ in range(8):
+            assert await store.count_users() == 0
+
+
+def _write_two_rows_losing_the_connection_between(conn: Any) -> None:
+    with tx(conn):
+        conn.execute("INSERT INTO kv_settings (key, value) VALUES ('first', '1')")
+        pgdb.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                  " WHERE application_name = 'pipelogiq' AND state LIKE 'idle in transaction%'")
+        conn.execute("INSERT INTO kv_settings (key, value) VALUES ('second', '2')")
+
+
+async def test_postgres_never_finishes_a_transaction_on_a_new_connection(
+        pg_url: str, clock: ManualClock) -> None:
+    async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar, pool_size=1) as store:
+        await store.migrate()
+        with pytest.raises(Exception):  # noqa: B017 - the driver's error, whichever it is
+            await store.run(_write_two_rows_losing_the_connection_between)
+        assert await store.get_or_set_setting("first", "absent") == "absent"
+        assert await store.get_or_set_setting("second", "absent") == "absent"
