@@ -4,7 +4,8 @@
 //   PIPELOGIQ_URL=http://127.0.0.1:8080 node e2e/run.mjs
 //
 // Env: PIPELOGIQ_URL (required), PIPELOGIQ_EMAIL / PIPELOGIQ_PASSWORD (default the demo admin),
-// CHROMIUM (default /usr/bin/chromium). Screenshots go to e2e/screenshots/.
+// CHROMIUM (default /usr/bin/chromium), PIPELOGIQ_EXTERNAL_URL (the external API; default :8081
+// on PIPELOGIQ_URL's host). Screenshots go to e2e/screenshots/.
 import { mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,7 +57,61 @@ async function step(name, fn) {
 const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true })
 const rowIds = () =>
   page.$$eval('[data-testid="pipeline-row"]', (rows) => rows.map((r) => Number(r.getAttribute('data-id'))))
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** The internal API as the logged-in user (the page's cookie; Origin as the dashboard sends it). */
+async function internal(method, path, data) {
+  const response = await page.request.fetch(`${base}${path}`, { method, headers: { Origin: base }, data })
+  if (!response.ok()) throw new Error(`${method} ${path}: ${response.status()} ${await response.text()}`)
+  return response.json()
+}
+
+/** The external API: PIPELOGIQ_EXTERNAL_URL (ci.sh gives it a free port), else :8081 on the same host. */
+async function findExternalUrl() {
+  if (process.env.PIPELOGIQ_EXTERNAL_URL) return process.env.PIPELOGIQ_EXTERNAL_URL.replace(/\/$/, '')
+  return `http://${new URL(base).hostname}:8081`
+}
+
+/**
+ * A worker of our own over HTTP pull/ack: `handlers` maps a handler name to a function of the
+ * job (and how many jobs it has had) returning the ack body. It runs until `stop()`.
+ */
+function httpWorker(url, apiKey, handlers) {
+  let running = true
+  const seen = {}
+  const call = async (path, body) => {
+    const r = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'X-API-Key': apiKey, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    if (r.status === 204) return null
+    if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`)
+    return r.json()
+  }
+  const loops = Object.entries(handlers).map(async ([handlerName, handle]) => {
+    while (running) {
+      try {
+        const job = await call('/jobs/pull', { handlerName, waitSeconds: 1 })
+        if (!job) continue
+        seen[handlerName] = (seen[handlerName] ?? 0) + 1
+        await call('/jobs/ack', { token: job.token, ...handle(job.payload, seen[handlerName]) })
+      } catch (err) {
+        if (running) console.log(`     (worker ${handlerName}: ${err instanceof Error ? err.message : err})`)
+        await sleep(500)
+      }
+    }
+  })
+  return {
+    seen,
+    async stop() {
+      running = false
+      await Promise.allSettled(loops)
+    },
+  }
+}
+
+let worker = null // our own HTTP worker, started by the failed-pipeline step
 try {
   await step('an unauthenticated visit goes to login with next', async () => {
     await page.goto(`${base}/pipelines`)
@@ -121,14 +176,22 @@ try {
     await page.locator('[data-testid="pipeline-row"], [data-testid="empty"]').first().waitFor()
   })
 
-  await step('opens a pipeline and sees its stages', async () => {
+  await step('opens a pipeline in the side panel (URL keeps ?pipeline=), then as its own page', async () => {
     await page.goto(`${base}/pipelines?status=Completed`)
-    const first = page.locator('[data-testid="pipeline-row"] a').first()
-    await first.click()
-    await page.waitForURL(/\/pipelines\/\d+$/)
+    const row = page.locator('[data-testid="pipeline-row"]').first()
+    const id = await row.getAttribute('data-id')
+    await row.getByTestId('open-pipeline').click()
+    await page.waitForURL(new RegExp(`status=Completed.*pipeline=${id}$`))
+    const panel = page.getByTestId('pipeline-panel')
+    await panel.locator(`[data-testid="pipeline-detail"][data-id="${id}"] [data-testid="stage-graph"]`).waitFor()
+    if ((await panel.locator('[data-testid="stage-card"]').count()) < 1) throw new Error('no stage cards in the panel')
+    await shot('04-pipeline-panel')
+    // the panel survives a reload: the URL holds it
+    await page.reload()
+    await panel.locator(`[data-testid="pipeline-detail"][data-id="${id}"]`).waitFor()
+    await panel.getByTestId('open-page').click()
+    await page.waitForURL(new RegExp(`/pipelines/${id}$`))
     await page.locator('[data-testid="stage-graph"]').waitFor()
-    const cards = await page.locator('[data-testid="stage-card"]').count()
-    if (cards < 1) throw new Error('no stage cards')
     await page.locator('[data-testid="trace-id"]').waitFor()
     await shot('04-pipeline-detail')
   })
@@ -180,18 +243,6 @@ try {
       { timeout: 30_000 },
     )
     await shot('11-pipeline-skipped')
-  })
-
-  await step('a failed pipeline shows its output in red (if the demo has one)', async () => {
-    await page.goto(`${base}/pipelines?status=Failed`)
-    await page.locator('[data-testid="pipeline-row"], [data-testid="empty"]').first().waitFor()
-    if ((await page.locator('[data-testid="pipeline-row"]').count()) === 0) {
-      console.log('     (no failed pipeline in the demo yet: nothing to show)')
-      return
-    }
-    await page.locator('[data-testid="pipeline-row"] a').first().click()
-    await page.locator('[data-testid="stage-card"][data-status="Failed"] [data-testid="stage-logs"]').first().waitFor()
-    await shot('06-pipeline-failed')
   })
 
   await step('the Workers page shows the demo worker', async () => {
@@ -298,6 +349,184 @@ try {
     await page.locator('[data-testid="slow-stage"]').first().waitFor()
     await page.locator('[data-testid="throughput-chart"] svg').waitFor()
     await shot('33-observability-insights')
+  })
+
+  let failedId = ''
+  let orderName = ''
+  await step('a failed pipeline (our own HTTP worker fails it): output in red, logs, deep links; rerun it and it completes live', async () => {
+    const apps = await internal('GET', '/api/applications')
+    const app = apps.find((a) => a.name === 'demo') ?? apps[0]
+    const key = await internal('POST', '/api/apikeys', { applicationId: app.id, name: `e2e-worker-${Date.now()}` })
+    const external = await findExternalUrl()
+    // e2e.charge fails its first job (not retryable) and succeeds after that
+    worker = httpWorker(external, key.key, {
+      'e2e.reserve': () => ({
+        isSuccess: true,
+        result: JSON.stringify({ reserved: 3 }),
+        logs: [{ logLevel: 'Information', message: 'reserved 3 items' }],
+      }),
+      'e2e.charge': (_job, n) =>
+        n === 1
+          ? {
+              isSuccess: false,
+              retryable: false,
+              errorCode: 'card_declined',
+              errorMessage: 'card declined by the bank (e2e)',
+              result: JSON.stringify({ error: 'card declined', code: 'card_declined' }),
+              logs: [{ logLevel: 'Error', message: 'charging failed: card declined' }],
+            }
+          : {
+              isSuccess: true,
+              result: JSON.stringify({ charged: 42.5 }),
+              logs: [{ logLevel: 'Information', message: `charged on job ${n}` }],
+            },
+    })
+    orderName = `e2e-order-${Date.now()}`
+    const created = await fetch(`${external}/pipelines`, {
+      method: 'POST',
+      headers: { 'X-API-Key': key.key, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        name: orderName,
+        stages: [
+          { stageName: 'reserve', stageHandlerName: 'e2e.reserve', input: JSON.stringify({ order: 7 }) },
+          { stageName: 'charge', stageHandlerName: 'e2e.charge', input: JSON.stringify({ amount: 42.5 }) },
+        ],
+        pipelineKeywords: [{ key: 'source', value: 'e2e' }],
+        pipelineContextItems: [{ key: 'customer', value: 'e2e-shop' }],
+      }),
+    })
+    if (!created.ok) throw new Error(`create: ${created.status} ${await created.text()}`)
+    const pipeline = await created.json()
+    failedId = String(pipeline.id)
+
+    // it shows up among the failed ones live, and opens in the side panel
+    await page.goto(`${base}/pipelines?status=Failed`)
+    const row = page.locator(`[data-testid="pipeline-row"][data-id="${failedId}"]`)
+    await row.waitFor({ timeout: 30_000 })
+    await row.getByTestId('open-pipeline').click()
+    await page.waitForURL(new RegExp(`pipeline=${failedId}$`))
+    const panel = page.getByTestId('pipeline-panel')
+    const card = panel.locator('[data-testid="stage-card"][data-name="charge"]')
+    await card.and(page.locator('[data-status="Failed"]')).waitFor()
+    const output = await card.getByTestId('stage-failure').innerText()
+    if (!output.includes('card declined')) throw new Error(`failure output: ${output}`)
+    const look = await card.getByTestId('stage-failure').getAttribute('class')
+    if (!/\bbg-red-50\b/.test(look) || !/\btext-red-800\b/.test(look)) throw new Error(`the failure output is not red: ${look}`)
+    await card.getByTestId('stage-failure-reason').filter({ hasText: 'card declined by the bank (e2e)' }).waitFor()
+    await card.locator('[data-testid="stage-logs"] li', { hasText: 'charging failed: card declined' }).waitFor()
+    await panel.locator('[data-testid="stage-card"][data-name="reserve"][data-status="Completed"]').waitFor()
+    await panel.locator('[data-testid="stage-node"][data-status="Failed"]').waitFor()
+    await panel.locator('[data-testid="context-row"]', { hasText: 'e2e-shop' }).waitFor()
+    // the deep link from the template set on the Observability page
+    const href = await panel.locator('[data-testid="deep-link"][data-kind="trace"]').getAttribute('href')
+    if (href !== `https://tracing.example.com/trace/${pipeline.traceId}?p=${failedId}`) throw new Error(`deep link ${href}`)
+    await shot('06-pipeline-failed')
+
+    // rerun the failed stage: confirmation, toast, and the pipeline completes on the page
+    await card.getByRole('button', { name: 'Rerun', exact: true }).click()
+    await page.getByRole('dialog', { name: 'Rerun stage "charge"?' }).getByRole('button', { name: 'Rerun stage' }).click()
+    await page.locator('[data-testid="toast"][data-variant="success"]', { hasText: 'Stage "charge" rerun' }).first().waitFor()
+    await panel.locator(`[data-testid="pipeline-detail"][data-status="Completed"]`).waitFor({ timeout: 30_000 })
+    await card.and(page.locator('[data-status="Completed"]')).waitFor()
+    await card.locator('[data-testid="stage-logs"] li', { hasText: 'charged on job 2' }).waitFor()
+    if (worker.seen['e2e.charge'] !== 2) throw new Error(`charge ran ${worker.seen['e2e.charge']} times`)
+    await row.locator('[data-testid="status-badge"][data-status="Completed"]').waitFor()
+    await shot('12-pipeline-rerun-completed')
+    await panel.getByRole('button', { name: 'Close' }).click()
+    await panel.waitFor({ state: 'detached' })
+    if (page.url().includes('pipeline=')) throw new Error('closing the panel left ?pipeline= in the URL')
+  })
+
+  await step('filters by time period: relative (fixed), sliding (moves), absolute range; each applies at once and lives in the URL', async () => {
+    await page.goto(`${base}/pipelines`)
+    await page.locator('[data-testid="pipeline-row"]').first().waitFor()
+    await page.click('[data-testid="period-filter"]')
+    await page.click('[data-testid="period-option-15m"]')
+    await page.waitForURL(/[?&]period=15m&at=/)
+    const at = Date.parse(new URL(page.url()).searchParams.get('at'))
+    const rowsWithin = ([from, to]) => {
+      const rows = [...document.querySelectorAll('[data-testid="pipeline-row"]')]
+      return rows.length > 0 && rows.every((r) => {
+        const c = Date.parse(r.getAttribute('data-created'))
+        return c >= from && c <= to
+      })
+    }
+    await page.waitForFunction(rowsWithin, [at - 15 * 60_000, at])
+    // a relative window is fixed: the demo keeps creating pipelines, none of them shows up
+    const fixedMax = Math.max(...(await rowIds()))
+    await sleep(4_000)
+    if (!(await page.evaluate(rowsWithin, [at - 15 * 60_000, at]))) throw new Error('a pipeline outside the window shows')
+    if (Math.max(...(await rowIds())) !== fixedMax) throw new Error('the relative window moved')
+    // sliding: the window follows the clock, new pipelines show up live
+    await page.click('[data-testid="period-sliding"]')
+    await page.waitForURL((url) => url.searchParams.get('sliding') === '1' && !url.searchParams.has('at'))
+    await page.waitForFunction(
+      (max) => [...document.querySelectorAll('[data-testid="pipeline-row"]')].some((r) => Number(r.getAttribute('data-id')) > max),
+      fixedMax,
+      { timeout: 30_000 },
+    )
+    await shot('13-pipelines-period-sliding')
+    // absolute: a range long before this server existed is empty
+    await page.fill('[data-testid="period-to"]', '2001-01-01T00:00')
+    await page.waitForURL((url) => url.searchParams.get('to')?.startsWith('2001-01-01') ?? false)
+    if (new URL(page.url()).searchParams.has('period')) throw new Error('the relative period stayed in the URL')
+    await page.locator('[data-testid="empty"]', { hasText: 'No pipeline matches' }).waitFor()
+    // and a range around the order pipeline finds it (search narrows it to that one)
+    const order = await internal('GET', `/api/pipelines/${failedId}`)
+    const local = (ms) => {
+      const d = new Date(ms)
+      const p = (n) => String(n).padStart(2, '0')
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`
+    }
+    const createdAt = Date.parse(order.createdAt)
+    await page.fill('[data-testid="period-from"]', local(createdAt - 60_000))
+    await page.fill('[data-testid="period-to"]', local(createdAt + 120_000))
+    await page.keyboard.press('Escape')
+    await page.fill('input[aria-label="Search"]', orderName)
+    await page.waitForURL((url) => url.searchParams.has('from') && url.searchParams.has('to') && url.searchParams.get('q') === orderName)
+    await page.waitForFunction(
+      (id) => {
+        const rows = [...document.querySelectorAll('[data-testid="pipeline-row"]')]
+        return rows.length === 1 && rows[0].getAttribute('data-id') === id
+      },
+      failedId,
+    )
+    // the URL alone brings the same list back
+    await page.reload()
+    await page.locator(`[data-testid="pipeline-row"][data-id="${failedId}"]`).waitFor()
+    if (!(await page.getByTestId('period-filter').innerText()).includes('Created:')) throw new Error('the period is not shown')
+    await shot('13-pipelines-period-absolute')
+  })
+
+  await step('bulk-cancels two pipelines from a selection: summary in the confirmation, counts in the toast, rows turn Cancelled live', async () => {
+    const apps = await internal('GET', '/api/applications')
+    const app = apps.find((a) => a.name === 'demo') ?? apps[0]
+    const tag = `e2e-bulk-${Date.now()}`
+    for (const i of [1, 2]) {
+      await internal('POST', '/api/pipelines', {
+        applicationId: app.id,
+        name: `${tag}-${i}`,
+        stages: [{ stageName: 'waits-for-nobody', stageHandlerName: 'e2e.nobody' }],
+      })
+    }
+    await page.goto(`${base}/pipelines?q=${tag}`)
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="pipeline-row"]').length === 2)
+    await page.click('[data-testid="select-page"]')
+    await page.locator('[data-testid="bulk-bar"][data-count="2"]').waitFor()
+    await page.click('[data-testid="bulk-cancel"]')
+    const dialog = page.getByTestId('confirm-dialog')
+    const summary = dialog.locator('[data-testid="bulk-summary"][data-targets="2"][data-skipped="0"]')
+    await summary.waitFor()
+    if (!(await summary.innerText()).includes('2 pipelines will be cancelled.')) throw new Error('no summary')
+    await shot('14-pipelines-bulk-confirm')
+    await dialog.getByRole('button', { name: 'Cancel pipelines (2)' }).click()
+    await page.locator('[data-testid="toast"][data-variant="success"]', { hasText: 'Cancelled 2 pipelines' }).first().waitFor()
+    await page.waitForFunction(() => {
+      const badges = [...document.querySelectorAll('[data-testid="pipeline-row"] [data-testid="status-badge"]')]
+      return badges.length === 2 && badges.every((b) => b.getAttribute('data-status') === 'Cancelled')
+    })
+    if (await page.getByTestId('bulk-bar').count()) throw new Error('the cancelled pipelines are still selected')
+    await shot('15-pipelines-bulk-cancelled')
   })
 
   await step("opens the demo worker's detail: its events and heartbeats", async () => {
@@ -418,6 +647,7 @@ try {
 } catch {
   // reported by step()
 } finally {
+  await worker?.stop()
   await browser.close()
 }
 if (pageErrors.length) console.log(`page errors: ${pageErrors.join('; ')}`)

@@ -1,38 +1,63 @@
 import * as Popover from '@radix-ui/react-popover'
 import { useEffect, useMemo, useState, type KeyboardEvent } from 'react'
 import { Link, useSearchParams } from 'react-router-dom'
-import { StageChips, StatusBadge } from '../components/status'
+import { BulkBar } from '../components/pipelines/BulkBar'
+import { pageSelection } from '../components/pipelines/bulk'
+import { useNow, usePipelineList } from '../components/pipelines/hooks'
+import { PeriodFilter } from '../components/pipelines/PeriodFilter'
+import { PipelinePanel } from '../components/pipelines/PipelinePanel'
+import { StageChips } from '../components/pipelines/StageChips'
+import { StatusBadge } from '../components/status'
 import { Empty, ErrorState, Loading } from '../components/states'
 import {
+  EMPTY_FILTERS,
   PAGE_SIZES,
+  SLIDE_STEP_MS,
+  filterSignature,
   filtersFromSearch,
   filtersToSearch,
   isContextFilter,
+  isFiltered,
   withFilter,
   type PipelineFilters,
 } from '../lib/filters'
 import { formatTime } from '../lib/format'
-import { usePipelines } from '../lib/queries'
 import { statusLabel } from '../lib/status'
-import { PIPELINE_STATUSES, type PipelineStatus } from '../lib/types'
+import { PIPELINE_STATUSES, type Pipeline, type PipelineStatus } from '../lib/types'
+
+function positiveId(text: string | null): number | null {
+  return text && /^\d+$/.test(text) && Number(text) >= 1 ? Number(text) : null
+}
 
 export function PipelinesPage() {
   const [params, setParams] = useSearchParams()
   const filters = useMemo(() => filtersFromSearch(params), [params])
-  const update = (change: Partial<PipelineFilters>) =>
-    setParams(filtersToSearch(withFilter(filters, change)), { replace: true })
+  const panelId = positiveId(params.get('pipeline'))
 
-  const list = usePipelines(filters)
+  // the URL: the filters, plus the pipeline open in the side panel
+  const search = (f: PipelineFilters, open: number | null) => {
+    const next = filtersToSearch(f)
+    if (open !== null) next.set('pipeline', String(open))
+    return next
+  }
+  const update = (change: Partial<PipelineFilters>) =>
+    setParams(search(withFilter(filters, change), panelId), { replace: true })
+  const closePanel = () => setParams(search(filters, null), { replace: true })
+
+  // a sliding window moves in steps while the page is open
+  const now = useNow(filters.period.kind === 'sliding', SLIDE_STEP_MS)
+  const list = usePipelineList(filters, now)
+  const items = useMemo(() => list.data?.items ?? [], [list.data])
 
   // free text applies 300 ms after typing stops
-  const [search, setSearch] = useState(filters.search)
-  useEffect(() => setSearch(filters.search), [filters.search])
+  const [text, setText] = useState(filters.search)
+  useEffect(() => setText(filters.search), [filters.search])
   useEffect(() => {
-    if (search.trim() === filters.search) return
-    const t = setTimeout(() => update({ search }), 300)
+    if (text.trim() === filters.search) return
+    const t = setTimeout(() => update({ search: text }), 300)
     return () => clearTimeout(t)
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [search])
+  }, [text])
 
   const [ctxText, setCtxText] = useState('')
   const ctxValid = isContextFilter(ctxText.trim())
@@ -51,14 +76,43 @@ export function PipelinesPage() {
 
   const toggleStatus = (s: PipelineStatus) =>
     update({
-      statuses: filters.statuses.includes(s)
-        ? filters.statuses.filter((x) => x !== s)
-        : [...filters.statuses, s],
+      statuses: filters.statuses.includes(s) ? filters.statuses.filter((x) => x !== s) : [...filters.statuses, s],
+    })
+
+  // the selection: pipelines by id, kept across live updates and pages; new filters clear it
+  const [selected, setSelected] = useState<Map<number, Pipeline>>(() => new Map())
+  const signature = filterSignature(filters)
+  const [selectedFor, setSelectedFor] = useState(signature)
+  if (selectedFor !== signature) {
+    setSelectedFor(signature)
+    setSelected(new Map())
+  }
+  const pageIds = items.map((p) => p.id)
+  const selectedIds = useMemo(() => new Set(selected.keys()), [selected])
+  const onPage = pageSelection(selectedIds, pageIds)
+  // what a bulk action sees: the row as the table shows it now (live), else as it was selected
+  const selection = useMemo(() => {
+    const byId = new Map(items.map((p) => [p.id, p]))
+    return [...selected.values()].map((p) => byId.get(p.id) ?? p)
+  }, [items, selected])
+  const toggleRow = (p: Pipeline) =>
+    setSelected((old) => {
+      const next = new Map(old)
+      if (next.has(p.id)) next.delete(p.id)
+      else next.set(p.id, p)
+      return next
+    })
+  const toggleAll = () =>
+    setSelected((old) => {
+      const next = new Map(old)
+      if (onPage === 'all') for (const p of items) next.delete(p.id)
+      else for (const p of items) next.set(p.id, p)
+      return next
     })
 
   const total = list.data?.totalCount ?? 0
   const pages = Math.max(1, Math.ceil(total / filters.pageSize))
-  const filtered = filters.search !== '' || filters.statuses.length > 0 || filters.context.length > 0
+  const filtered = isFiltered(filters)
 
   return (
     <div>
@@ -68,8 +122,8 @@ export function PipelinesPage() {
           type="search"
           placeholder="Search names, keywords, context…"
           aria-label="Search"
-          value={search}
-          onChange={(e) => setSearch(e.target.value)}
+          value={text}
+          onChange={(e) => setText(e.target.value)}
           className="input w-72"
         />
         <Popover.Root>
@@ -103,6 +157,7 @@ export function PipelinesPage() {
             </Popover.Content>
           </Popover.Portal>
         </Popover.Root>
+        <PeriodFilter period={filters.period} field={filters.timeField} onChange={(change) => update(change)} />
         <div className="flex items-center gap-1">
           <input
             placeholder="key:value"
@@ -125,24 +180,59 @@ export function PipelinesPage() {
           </span>
         ))}
         {filtered && (
-          <button className="text-xs text-blue-600 underline dark:text-blue-400" onClick={() => setParams(new URLSearchParams(), { replace: true })}>
+          <button
+            className="text-xs text-blue-600 underline dark:text-blue-400"
+            onClick={() => setParams(search({ ...EMPTY_FILTERS, pageSize: filters.pageSize }, panelId), { replace: true })}
+          >
             Clear filters
           </button>
         )}
         {list.isFetching && !list.isPending && <span className="text-xs text-slate-400">updating…</span>}
       </div>
 
+      {selected.size > 0 && (
+        <BulkBar
+          selected={selection}
+          onClear={() => setSelected(new Map())}
+          onDone={(outcome) =>
+            setSelected((old) => {
+              const next = new Map(old)
+              for (const id of outcome.succeeded) next.delete(id)
+              return next
+            })
+          }
+        />
+      )}
+
       {list.isPending ? (
         <Loading />
       ) : list.isError ? (
         <ErrorState error={list.error} onRetry={() => void list.refetch()} />
-      ) : list.data.items.length === 0 ? (
-        <Empty>{filtered ? 'No pipeline matches these filters.' : 'No pipelines yet. They appear here as applications start them.'}</Empty>
+      ) : items.length === 0 ? (
+        <Empty>
+          {filtered
+            ? 'No pipeline matches these filters.'
+            : filters.page > 1
+              ? 'This page is empty.'
+              : 'No pipelines yet. They appear here as applications start them.'}
+        </Empty>
       ) : (
         <div className="overflow-x-auto rounded-md border border-slate-200 dark:border-slate-800">
           <table className="table" data-testid="pipelines-table">
             <thead>
               <tr>
+                <th className="w-8">
+                  <input
+                    type="checkbox"
+                    aria-label="Select all on this page"
+                    data-testid="select-page"
+                    checked={onPage === 'all'}
+                    ref={(el) => {
+                      if (el) el.indeterminate = onPage === 'some'
+                    }}
+                    onChange={toggleAll}
+                  />
+                </th>
                 <th>ID</th>
                 <th>Name</th>
                 <th>Status</th>
@@ -152,28 +242,55 @@ export function PipelinesPage() {
               </tr>
             </thead>
             <tbody>
-              {list.data.items.map((p) => (
-                <tr key={p.id} data-testid="pipeline-row" data-id={p.id}>
-                  <td className="tabular-nums">
-                    <Link to={`/pipelines/${p.id}`} className="text-blue-600 hover:underline dark:text-blue-400">
-                      #{p.id}
-                    </Link>
-                  </td>
-                  <td>
-                    <Link to={`/pipelines/${p.id}`} className="hover:underline">
-                      {p.name}
-                    </Link>
-                  </td>
-                  <td>
-                    <StatusBadge status={p.status} />
-                  </td>
-                  <td className="whitespace-nowrap">{formatTime(p.createdAt)}</td>
-                  <td className="whitespace-nowrap">{formatTime(p.finishedAt)}</td>
-                  <td>
-                    <StageChips stages={p.stages} />
-                  </td>
-                </tr>
-              ))}
+              {items.map((p) => {
+                const isSelected = selected.has(p.id)
+                const to = { search: `?${search(filters, p.id).toString()}` }
+                return (
+                  <tr
+                    key={p.id}
+                    data-testid="pipeline-row"
+                    data-id={p.id}
+                    data-created={p.createdAt}
+                    data-selected={isSelected}
+                    aria-selected={isSelected}
+                    className={
+                      p.id === panelId
+                        ? 'bg-blue-50 dark:bg-blue-950/40'
+                        : isSelected
+                          ? 'bg-slate-50 dark:bg-slate-900'
+                          : undefined
+                    }
+                  >
+                    <td>
+                      <input
+                        type="checkbox"
+                        aria-label={`Select pipeline #${p.id}`}
+                        data-testid="row-select"
+                        checked={isSelected}
+                        onChange={() => toggleRow(p)}
+                      />
+                    </td>
+                    <td className="tabular-nums">
+                      <Link to={to} data-testid="open-pipeline" className="text-blue-600 hover:underline dark:text-blue-400">
+                        #{p.id}
+                      </Link>
+                    </td>
+                    <td>
+                      <Link to={to} className="hover:underline">
+                        {p.name}
+                      </Link>
+                    </td>
+                    <td>
+                      <StatusBadge status={p.status} />
+                    </td>
+                    <td className="whitespace-nowrap">{formatTime(p.createdAt)}</td>
+                    <td className="whitespace-nowrap">{formatTime(p.finishedAt)}</td>
+                    <td>
+                      <StageChips stages={p.stages} />
+                    </td>
+                  </tr>
+                )
+              })}
             </tbody>
           </table>
         </div>
@@ -210,6 +327,8 @@ export function PipelinesPage() {
           </button>
         </div>
       </div>
+
+      <PipelinePanel pipelineId={panelId} onClose={closePanel} />
     </div>
   )
 }
