@@ -47,6 +47,7 @@ import attrs
 import httpx
 from anyio.abc import TaskGroup, TaskStatus
 
+from ._acks import AckAnswer, AckBatcher
 from ._errors import AuthError, HandlerError, PipelogiqError
 from ._session import WorkerSession, is_transient
 from ._slots import Slots
@@ -166,6 +167,7 @@ class AsyncWorker:
         self._started_at = 0.0
         self._session: WorkerSession | None = None
         self._slots: Slots | None = None
+        self._acks: AckBatcher | None = None
         self._thread_limiter: anyio.CapacityLimiter | None = None
 
     # -- public API --------------------------------------------------------------------------
@@ -285,6 +287,8 @@ class AsyncWorker:
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._heartbeat_loop)
+                    self._acks = AckBatcher(self._post_ack, self.concurrency)
+                    tg.start_soon(self._acks.run)
                     await self._serve()
                     tg.cancel_scope.cancel()
             finally:
@@ -564,17 +568,17 @@ class AsyncWorker:
         while attempt < self._ack_attempts:
             attempt += 1
             try:
-                response = await self._session.post("/jobs/ack", partial(dict, body))
+                answer = await self._ack(body)
             except AuthError as exc:
                 self._fail(exc)
                 return
             except Exception as exc:
                 problem = str(exc) or type(exc).__name__
             else:
-                status = response.status_code
-                if response.is_success:
+                status = answer.status_code
+                if answer.is_success:
                     return
-                problem = f"HTTP {status}: {error_message(response)}"
+                problem = f"HTTP {status}: {answer.message}"
                 if status in (404, 409):
                     log.warning("ack of stage %s dropped: %s", job.stage_id, problem)
                     return
@@ -595,6 +599,18 @@ class AsyncWorker:
             job.stage_id,
             self._ack_attempts,
         )
+
+    async def _ack(self, body: JSONDict) -> AckAnswer:
+        """One ack, coalesced with others finishing meanwhile (see `_acks.AckBatcher`)."""
+        if self._acks is not None:
+            return await self._acks.send(body)
+        response = await self._post_ack(body)
+        return AckAnswer(response.status_code,
+                         "" if response.is_success else error_message(response))
+
+    async def _post_ack(self, body: JSONDict) -> httpx.Response:
+        assert self._session is not None
+        return await self._session.post("/jobs/ack", partial(dict, body))
 
     async def _ack_once(self, job: Job, body: JSONDict) -> None:
         """One best-effort ack, used while shutting down."""

@@ -76,6 +76,7 @@ class FakeAPI:
         self.revoked: set[str] = set()
         self.queues: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.acks: list[dict[str, Any]] = []
+        self.ack_batches: list[int] = []  # sizes of the `{acks: [...]}` requests
         self.extends: list[dict[str, Any]] = []
         self.heartbeats: list[dict[str, Any]] = []
         self.shutdowns: list[dict[str, Any]] = []
@@ -151,6 +152,11 @@ class FakeAPI:
                 if failure is None:
                     raise httpx.ConnectError("connection refused")
                 return httpx.Response(failure, text="nope\n")
+            if "acks" in body:  # the batch form: answered per item
+                self.ack_batches.append(len(body["acks"]))
+                self.acks.extend(body["acks"])
+                return httpx.Response(200, json={"results": [
+                    {"token": a["token"], "code": 200, "status": "ok"} for a in body["acks"]]})
             self.acks.append(body)
             return httpx.Response(200, json={"status": "ok"})
         if path == "/jobs/extend":
@@ -730,6 +736,7 @@ class ThreadedFakeAPI:
         self.lock = threading.Lock()
         self.jobs = [make_message("t-1", "fetch", input="x")]
         self.acks: list[dict[str, Any]] = []
+        self.ack_batches: list[int] = []  # sizes of the `{acks: [...]}` requests
         self.shutdowns: list[dict[str, Any]] = []
         self.acked = threading.Event()
 
