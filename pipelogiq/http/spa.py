@@ -1,4 +1,6 @@
-"""The dashboard: the built React app (`ui/dist`) served at `/` with an SPA fallback.
+"""The dashboard: the built React app served at `/` with an SPA fallback. The bundle is
+$PIPELOGIQ_UI_DIST when set, else the copy a built package carries (`pipelogiq/_ui`, put there
+by `setup.py`), else `ui/dist` of a checkout (built by `pip install -e .` or `invoke ui`).
 
 No route is added (the OpenAPI test lists every route, and a catch-all rule would turn the
 API's 405s into fallbacks): the app's 404 handler serves the bundle instead. A GET or HEAD
@@ -11,6 +13,7 @@ year; `index.html` is never cached, so a new build shows on the next load."""
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import os
 from pathlib import Path
@@ -23,7 +26,10 @@ from werkzeug.exceptions import NotFound
 from pipelogiq.http.common import json_error, text_error
 from pipelogiq.services import Services
 
+log = logging.getLogger("pipelogiq.http")
+
 ENV_DIST = "PIPELOGIQ_UI_DIST"
+PACKAGED_DIST = Path(__file__).resolve().parents[1] / "_ui"
 DEFAULT_DIST = Path(__file__).resolve().parents[2] / "ui" / "dist"
 
 # Paths the SPA never answers: a miss there is the API's JSON 404.
@@ -55,15 +61,18 @@ TYPES = {
 }
 
 NOT_BUILT = (
-    "The Pipelogiq dashboard is not built: run `invoke ui` (npm ci && npm run build in ui/),"
-    " or set PIPELOGIQ_UI_DIST to a built bundle. The API is served under /api."
+    "The Pipelogiq dashboard is not built: install again with Node 20 and npm on the PATH"
+    " (the package build runs npm ci && npm run build in ui/), or run `invoke ui` in a"
+    " checkout, or set PIPELOGIQ_UI_DIST to a built bundle. The API is served under /api."
 )
 
 
 def dist_dir() -> Path:
-    """The bundle's folder: $PIPELOGIQ_UI_DIST, else ui/dist of this repository."""
+    """The bundle's folder: $PIPELOGIQ_UI_DIST, else the packaged copy, else ui/dist."""
     override = os.environ.get(ENV_DIST)
-    return Path(override).resolve() if override else DEFAULT_DIST
+    if override:
+        return Path(override).resolve()
+    return PACKAGED_DIST if (PACKAGED_DIST / "index.html").is_file() else DEFAULT_DIST
 
 
 def content_type(path: Path) -> str:
@@ -106,6 +115,8 @@ def add_spa_routes(app: QuartTrio, services: Services) -> None:
     """Serve the dashboard for what no route answered (registered after every API route)."""
     del services  # the bundle needs nothing from the running services
     root = dist_dir()
+    if not (root / "index.html").is_file():
+        log.warning("no dashboard bundle at %s: / answers 503 (the APIs work)", root)
 
     @app.errorhandler(NotFound)
     async def spa_or_not_found(exc: NotFound) -> Response:
