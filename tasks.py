@@ -36,7 +36,7 @@ def test(c: Context, k: str = "", tier: str = "all") -> None:
 @task
 def lint(c: Context) -> None:
     """ruff over the package, tests and tasks."""
-    c.run(f"{PY} -m ruff check pipelogiq tests examples tasks.py")
+    c.run(f"{PY} -m ruff check pipelogiq tests examples tasks.py setup.py")
 
 
 @task
@@ -51,14 +51,26 @@ def migrate(c: Context) -> None:
     c.run(f"{PY} -m pipelogiq migrate")
 
 
-@task(help={"pipelines": "pipelines to run", "stages": "stages per pipeline",
+@task(help={"pipelines": "pipelines to run (chains, for Celery)", "stages": "stages per pipeline",
             "concurrency": "worker concurrency",
-            "rate": "pipelines created per second (0: all at once)"})
+            "rate": "pipelines created per second (0: all at once)",
+            "suite": "hops (default) | all (Pipelogiq and Celery side by side, API latency,"
+                     " memory) | pipelogiq | celery | memory; all but hops need '.[bench]'",
+            "memory_pipelines": "pipelines waiting on no worker, for memory per pipeline"
+                                " (suites all and memory; 0 skips it in all)",
+            "celery_pool": "Celery worker pool: prefork | threads | solo",
+            "profile": "write a py-spy profile of the server (raw stacks) to this path"})
 def bench(c: Context, pipelines: int = 300, stages: int = 3, concurrency: int = 8,
-          rate: float = 0.0) -> None:
-    """Hops per second and dispatch delay with one SDK worker, embedded mode."""
-    c.run(f"{PY} -m benchmarks.hops --pipelines {pipelines} --stages {stages}"
-          f" --concurrency {concurrency} --rate {rate}")
+          rate: float = 0.0, suite: str = "hops", memory_pipelines: int = 10000,
+          celery_pool: str = "prefork", profile: str = "") -> None:
+    """Hops per second, dispatch delay, CPU per hop; --suite all adds Celery, API latency, memory."""
+    if suite == "hops":
+        c.run(f"{PY} -m benchmarks.hops --pipelines {pipelines} --stages {stages}"
+              f" --concurrency {concurrency} --rate {rate}")
+        return
+    c.run(f"{PY} -m benchmarks.suite --suite {suite} --pipelines {pipelines} --stages {stages}"
+          f" --concurrency {concurrency} --rate {rate} --memory-pipelines {memory_pipelines}"
+          f" --celery-pool {celery_pool}" + (f" --profile {profile}" if profile else ""))
 
 
 @task
@@ -117,3 +129,16 @@ def services(c: Context, action: str = "start") -> None:
         c.run("rabbitmqctl -q status >/dev/null && echo 'rabbitmq: running'", warn=True)
     else:
         raise SystemExit("action: start, stop or status")
+
+
+@task(help={"apis": "API replicas", "engines": "engine replicas",
+            "base_port": "API i on base+10(i-1) and the next port, engine i's metrics on "
+                         "base+1010+(i-1); 0: free ports",
+            "quiet": "do not echo the replicas' logs"})
+def cluster(c: Context, apis: int = 2, engines: int = 2, base_port: int = 8080,
+            quiet: bool = False) -> None:
+    """Distributed mode on this machine: 2 API + 2 engine replicas on the local PostgreSQL and
+    RabbitMQ (a fresh database and prefix unless DATABASE_URL / RABBIT_NAME_PREFIX are set);
+    prints their URLs; Ctrl-C stops them all. See docs/deployment.md."""
+    c.run(f"{PY} -m pipelogiq.devcluster --apis {apis} --engines {engines}"
+          f" --base-port {base_port}" + (" --quiet" if quiet else ""), pty=sys.stdout.isatty())

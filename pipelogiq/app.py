@@ -1,5 +1,9 @@
 """The composition root: builds every object with its dependencies and starts them in order
-(store → broker → hub → alerter → engine → HTTP servers), and stops them in reverse on shutdown."""
+(store → broker → hub → alerter → engine → HTTP servers), and stops them in reverse on shutdown.
+
+One function for the three process kinds (SPEC §1): `serve` (everything), `api` (the HTTP
+servers with the job path of HTTP workers) and `engine` (pipelines, consumers, watchdogs and
+the metrics server); the last two need PostgreSQL and RabbitMQ."""
 
 from __future__ import annotations
 
@@ -15,9 +19,12 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from pipelogiq.actors.alerter import Alerter
+from pipelogiq.actors.cluster import Cluster, Role
 from pipelogiq.actors.engine import Engine
 from pipelogiq.actors.hub import Hub
+from pipelogiq.actors.tracer import Tracer
 from pipelogiq.bridge.sidecar import Sidecar
+from pipelogiq.broker.base import Broker
 from pipelogiq.broker.memory import MemoryBroker
 from pipelogiq.clock import Clock, SystemClock
 from pipelogiq.config import Settings, format_addr
@@ -47,15 +54,62 @@ class Running:
     metrics_url: str
 
 
+def needs_services(settings: Settings, role: Role) -> str | None:
+    """Why `role` cannot run with these settings, or None."""
+    if role == "serve":
+        return None
+    missing = [name for name, ok in (("DATABASE_URL=postgresql://…",
+                                      settings.database_kind == "postgresql"),
+                                     ("RABBITMQ_URL=amqp://…", settings.rabbitmq_url is not None))
+               if not ok]
+    if not missing:
+        return None
+    return (f"pipelogiq {role} runs in distributed mode and needs {' and '.join(missing)} "
+            "(replicas share their state through PostgreSQL and RabbitMQ); for one process "
+            "use `pipelogiq serve`")
+
+
 @asynccontextmanager
-async def open_store(settings: Settings, clock: Clock) -> AsyncIterator[Store]:
-    """SQLite (embedded), or PostgreSQL over the asyncio sidecar it needs."""
+async def open_sidecar(settings: Settings) -> AsyncIterator[Sidecar | None]:
+    """The asyncio sidecar asyncpg and aiormq run on, when either is configured."""
+    if settings.database_kind == "sqlite" and settings.rabbitmq_url is None:
+        yield None
+        return
+    async with Sidecar() as sidecar:
+        yield sidecar
+
+
+@asynccontextmanager
+async def open_store(settings: Settings, clock: Clock,
+                     sidecar: Sidecar | None = None) -> AsyncIterator[Store]:
+    """SQLite (embedded), or PostgreSQL over the asyncio sidecar it needs (its own when
+    none is given)."""
     if settings.database_kind == "sqlite":
         async with SqliteStore(settings.sqlite_path, clock) as lite:
             yield lite
         return
-    async with Sidecar() as sidecar, PostgresStore(settings.database_url, clock, sidecar) as pg:
+    if sidecar is None:
+        async with Sidecar() as own, PostgresStore(settings.database_url, clock, own) as pg:
+            yield pg
+        return
+    async with PostgresStore(settings.database_url, clock, sidecar) as pg:
         yield pg
+
+
+async def start_broker(nursery: trio.Nursery, settings: Settings, sidecar: Sidecar | None,
+                       role: Role) -> tuple[Broker, Cluster | None]:
+    """The in-process broker, or RabbitMQ (started in `nursery`, connected) and the cluster
+    link over it."""
+    if settings.rabbitmq_url is None:
+        return MemoryBroker(), None
+    from pipelogiq.broker.rabbit_topology import RabbitConfig
+    from pipelogiq.broker.rabbitmq import RabbitBroker  # aiormq: only when configured
+
+    assert sidecar is not None
+    rabbit = RabbitBroker(sidecar, RabbitConfig.from_settings(settings, f"pipelogiq-{role}"))
+    log.info("connecting to RabbitMQ")
+    await nursery.start(rabbit.run)
+    return rabbit, Cluster(rabbit, role)
 
 
 async def ensure_admin(store: Store, settings: Settings) -> str | None:
@@ -88,16 +142,20 @@ def _http_config(addr: tuple[str, int]) -> Config:
 async def run_server(
     settings: Settings,
     *,
+    role: Role = "serve",
     clock: Clock | None = None,
     extra: Callable[[Running], Awaitable[None]] | None = None,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
     closing: trio.Event | None = None,
 ) -> None:
-    """Everything of `pipelogiq serve` in one process. Returns after `closing` is set and the
-    HTTP servers have drained; the engine is cancelled last."""
+    """The process of `role` (`pipelogiq serve`, `api` or `engine`). Returns after `closing`
+    is set and the HTTP servers have drained; the engine is cancelled last."""
+    problem = needs_services(settings, role)
+    if problem is not None:
+        raise ValueError(problem)
     clock = clock or SystemClock()
     closing = trio.Event() if closing is None else closing
-    async with open_store(settings, clock) as store:
+    async with open_sidecar(settings) as sidecar, open_store(settings, clock, sidecar) as store:
         applied = await store.migrate()
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
@@ -126,30 +184,36 @@ async def run_server(
                 extra_done.set()
 
         async with trio.open_nursery() as root:
+            broker, cluster = await start_broker(root, settings, sidecar, role)
             metrics = Metrics()
             alerter = Alerter(store, clock, settings, metrics)
             await root.start(alerter.run)
-            engine = Engine(store, MemoryBroker(), hub, clock, settings, metrics=metrics,
-                            alerter=alerter)
+            tracer = Tracer(store, settings, metrics)  # OTLP span export (idle when unset)
+            await root.start(tracer.run)
+            engine = Engine(store, broker, hub, clock, settings, metrics=metrics,
+                            alerter=alerter, role=role, cluster=cluster, tracer=tracer)
             await root.start(engine.run)
             services = Services(settings, clock, store, engine, hub, jwt_secret, closing,
                                 alerter=alerter)
+            apps = []
+            if role != "engine":
+                apps += [(create_internal_app(services), settings.http_addr),
+                         (create_external_app(services), settings.external_http_addr)]
+            if role != "api":
+                apps.append((create_metrics_app(services), settings.metrics_addr))
             async with trio.open_nursery() as http:
-                serve_int = functools.partial(serve, create_internal_app(services),
-                                              _http_config(settings.http_addr),
-                                              shutdown_trigger=http_shutdown_trigger)
-                serve_ext = functools.partial(serve, create_external_app(services),
-                                              _http_config(settings.external_http_addr),
-                                              shutdown_trigger=http_shutdown_trigger)
-                serve_metrics = functools.partial(serve, create_metrics_app(services),
-                                                  _http_config(settings.metrics_addr),
-                                                  shutdown_trigger=http_shutdown_trigger)
-                internal = await http.start(serve_int)
-                external = await http.start(serve_ext)
-                metrics = await http.start(serve_metrics)
-                running = Running(internal[0], external[0], services, metrics[0])
-                log.info("serving: dashboard/API %s, external API %s, metrics %s", internal[0],
-                         external[0], metrics[0])
+                urls = []
+                for app, addr in apps:
+                    bound = await http.start(functools.partial(
+                        serve, app, _http_config(addr), shutdown_trigger=http_shutdown_trigger))
+                    urls.append(bound[0])
+                if role == "engine":
+                    running = Running("", "", services, urls[0])
+                    log.info("serving: engine, metrics %s", urls[0])
+                else:
+                    running = Running(urls[0], urls[1], services, urls[2] if role == "serve" else "")
+                    log.info("serving: dashboard/API %s, external API %s%s", urls[0], urls[1],
+                             f", metrics {urls[2]}" if role == "serve" else f" ({role})")
                 if extra is not None:
                     root.start_soon(run_extra, running)
                 task_status.started(running)

@@ -10,7 +10,8 @@ import sys
 import trio
 
 from pipelogiq import __version__
-from pipelogiq.app import open_store, run_server
+from pipelogiq.actors.cluster import Role
+from pipelogiq.app import needs_services, open_store, run_server
 from pipelogiq.clock import SystemClock
 from pipelogiq.config import ConfigError, Settings, format_settings_doc, load_settings
 from pipelogiq.observability.logs import setup_logging
@@ -18,7 +19,7 @@ from pipelogiq.security import hash_password
 from pipelogiq.version import version_info
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
+async def _serve(settings: Settings, demo: bool, role: Role = "serve") -> None:
     closing = trio.Event()
     extra = None
     if demo:
@@ -36,7 +37,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
                     closing.set()
 
         nursery.start_soon(on_signals)
-        await run_server(settings, extra=extra, closing=closing)
+        await run_server(settings, role=role, extra=extra, closing=closing)
         nursery.cancel_scope.cancel()  # the server has drained: stop watching signals
 
 
@@ -72,8 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="everything in one process (embedded by default)")
     serve.add_argument("--demo", action="store_true",
                        help="also run a demo worker and feed sample pipelines")
-    sub.add_parser("api", help="the HTTP servers only (distributed mode)")
-    sub.add_parser("engine", help="the engine only (distributed mode)")
+    sub.add_parser("api", help="the HTTP servers and the job path of HTTP workers "
+                              "(distributed mode: PostgreSQL and RabbitMQ)")
+    sub.add_parser("engine", help="pipelines, AMQP consumers, recovery, watchdogs, retention, "
+                                 "metrics (distributed mode: PostgreSQL and RabbitMQ)")
     sub.add_parser("migrate", help="apply database migrations and exit")
     cu = sub.add_parser("create-user", help="add a dashboard user")
     cu.add_argument("email")
@@ -97,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level, settings.log_format)
     command = args.command or "serve"
     if command in ("api", "engine"):
-        print(f"pipelogiq {command}: split processes need distributed mode (PostgreSQL and "
-              "RabbitMQ), which this build does not have yet; use `pipelogiq serve`",
-              file=sys.stderr)
-        return 2
+        role: Role = "api" if command == "api" else "engine"
+        problem = needs_services(settings, role)
+        if problem is not None:
+            print(problem, file=sys.stderr)
+            return 2
+        trio.run(_serve, settings, False, role)
+        return 0
     if command == "serve":
         trio.run(_serve, settings, args.demo)
         return 0

@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
@@ -252,6 +252,30 @@ def redact_url(url: str) -> str:
         return f"{url.partition(':')[0]}:***"
 
 
+_HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _parse_otlp_headers(text: str, *, variable: str | None = None) -> tuple[tuple[str, str], ...]:
+    """``key1=value1,key2=value2`` as OpenTelemetry writes them (values percent-encoded)."""
+    out: list[tuple[str, str]] = []
+    for number, item in enumerate(text.split(","), 1):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), unquote(value.strip())
+        if not sep or not _HEADER_NAME_RE.fullmatch(name):
+            raise ConfigError(variable, f"entry {number}: expected name=value with an HTTP"
+                                        " header name")
+        if not value or not all(c == "\t" or " " <= c <= "~" for c in value):
+            raise ConfigError(variable, f"{name}: expected a non-empty printable ASCII value")
+        out.append((name, value))
+    return tuple(out)
+
+
+def _redact_headers(value: tuple[tuple[str, str], ...]) -> str:
+    return repr(tuple((name, "***") for name, _ in value))
+
+
 def _redact_optional_url(url: str | None) -> str:
     return "None" if url is None else repr(redact_url(url))
 
@@ -431,6 +455,24 @@ def _log_format(
 ) -> None:
     if value not in (None, "json", "console"):
         raise ConfigError(_env(attribute), f"expected json, console or auto, got {value!r}")
+
+
+def _http_url(instance: Any, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+    except ValueError:
+        raise ConfigError(_env(attribute), "invalid host or port in the URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(
+            c.isspace() for c in value):
+        raise ConfigError(_env(attribute), "expected an http:// or https:// URL")
+
+
+def _service_name(instance: Any, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and (not value or len(value) > 200):
+        raise ConfigError(_env(attribute), "expected 1 to 200 characters")
 
 
 def _default_worker_rabbitmq_url(self: Settings) -> str | None:
@@ -655,6 +697,37 @@ class Settings:
             _parse_log_format,
             "auto",
             "json, console, or auto (console on a terminal, else json)",
+        ),
+    )
+    otel_exporter_otlp_endpoint: str | None = attrs.field(
+        default=None,
+        validator=_http_url,
+        repr=_redact_optional_url,
+        metadata=_meta(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            _parse_text,
+            "unset (the OpenTelemetry integration's endpoint, else no export)",
+            "OTLP/HTTP collector URL: control-plane spans are POSTed to it + /v1/traces",
+        ),
+    )
+    otel_exporter_otlp_headers: tuple[tuple[str, str], ...] = attrs.field(
+        default=(),
+        repr=_redact_headers,
+        metadata=_meta(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            _parse_otlp_headers,
+            "none (the integration's headers)",
+            "headers of each OTLP export, name=value,… (values percent-encoded)",
+        ),
+    )
+    otel_service_name: str | None = attrs.field(
+        default=None,
+        validator=_service_name,
+        metadata=_meta(
+            "OTEL_SERVICE_NAME",
+            _parse_text,
+            "pipelogiq (or the integration's serviceName)",
+            "service.name of the exported spans",
         ),
     )
 

@@ -123,6 +123,9 @@ class Job:
     stage_id: int
     pipeline_id: int
     attempt: int
+    # The StageNext payload (SPEC §4.2) the message carries for AMQP-direct workers; filled in
+    # only when the broker is RabbitMQ (HTTP pulls read a fresh one when the lease starts).
+    payload: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen

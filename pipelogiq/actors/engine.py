@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -21,8 +21,13 @@ from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
 from pipelogiq.domain import Delivered, Job, JobResult, StageStatus
 from pipelogiq.observability.metrics import Metrics
+from pipelogiq.observability.tracing import TraceEmitter
 from pipelogiq.store.base import AckOutcome, Reclaimed, Trigger
 from pipelogiq.store.interface import Store
+
+if TYPE_CHECKING:
+    from pipelogiq.actors.cluster import Cluster, Role
+    from pipelogiq.broker.amqp_messages import StageResultMessage
 
 log = logging.getLogger("pipelogiq.engine")
 
@@ -30,12 +35,24 @@ PULL_ANSWER_MARGIN = 5.0
 
 
 class Engine:
+    """`role` says which part of the work this process does: `serve` all of it; `api` the
+    job path of HTTP workers (handler queues, acks, worker sessions) and wakes the engines
+    for the rest; `engine` the pipelines, recovery, watchdogs and AMQP consumers. A `cluster`
+    (RabbitMQ mode) links the process to the other replicas."""
+
     def __init__(
         self, store: Store, broker: Broker, hub: Hub, clock: Clock, settings: Settings,
         metrics: Metrics | None = None, alerter: AlertEmitter | None = None,
+        role: Role = "serve", cluster: Cluster | None = None,
+        tracer: TraceEmitter | None = None,
     ) -> None:
+        if role != "serve" and cluster is None:
+            raise ValueError(f"the {role} role needs the cluster link (RabbitMQ)")
+        self.role = role
+        self.cluster = cluster
         self.metrics = metrics or Metrics()
         self.alerter = alerter or AlertEmitter()  # the base drops alerts (no alerter wired)
+        self.tracer = tracer or TraceEmitter()  # the base exports nothing (no tracer wired)
         self.store = store
         self.broker = broker
         self.hub = hub
@@ -48,8 +65,9 @@ class Engine:
         self.workers: Registry[str, Seen]
 
     async def run(self, *, task_status: trio.TaskStatus[Engine] = trio.TASK_STATUS_IGNORED) -> None:
-        """Owns every actor of this process. `started()` reports the engine once recovery
-        has re-published what a previous run left `Pending`. Ends when cancelled."""
+        """Owns every actor of this process's role and its cluster link. `started()` reports
+        the engine once the link's consumers are subscribed and recovery has re-published what
+        a previous run left `Pending`. Ends when cancelled."""
         async with trio.open_nursery() as nursery:
             self.pipelines = Registry(
                 "pipeline", lambda k, inbox: PipelineActor(k, inbox, self).run(), nursery)
@@ -57,16 +75,20 @@ class Engine:
                 "queue", lambda k, inbox: HandlerQueueActor(k, inbox, self).run(), nursery)
             self.workers = Registry(
                 "worker", lambda k, inbox: WorkerSessionActor(k, inbox, self).run(), nursery)
-            await self.recover()
-            await nursery.start(self.watchdog.run)
+            if self.cluster is not None:
+                await nursery.start(self.cluster.run, self)
+            if self.role != "api":
+                await self.recover()
+                await nursery.start(self.watchdog.run)
             task_status.started(self)
 
     # -- recovery and sweeps --------------------------------------------------------------
     async def recover(self) -> None:
-        """After a restart: jobs of `Pending` stages go back on their queues (the in-process
-        broker starts empty), idle pipelines are re-evaluated, live workers are watched
-        again. `Running` stages keep their leases; the watchdog reclaims them if they lapse."""
-        pending = await self.store.pending_jobs()
+        """After a restart: jobs of `Pending` stages that are not on their queues go back (the
+        in-process broker starts empty), idle pipelines are re-evaluated, live workers are
+        watched again. `Running` stages keep their leases; the watchdog reclaims them if they
+        lapse."""
+        pending = await self.broker.unqueued(await self.store.pending_jobs())
         await self.publish(pending)
         for worker_id, _ in await self.store.live_workers():
             self.workers.offer(worker_id, Seen(0.0))
@@ -74,9 +96,25 @@ class Engine:
         log.info("recovery: %d pending job(s) re-published", len(pending))
 
     async def sweep(self) -> None:
+        """The safety sweep: pipelines a lost wake-up left idle, jobs a lost publish left
+        unqueued (another engine died between its commit and its publish)."""
         for pid in await self.store.idle_active_pipeline_ids():
             if pid not in self.pipelines:
                 self.pipelines.offer(pid, Kick())
+        try:
+            stale = await self.store.stale_pending_jobs(2 * self.settings.safety_sweep_interval)
+            lost = await self.broker.unqueued(stale) if stale else []
+        except Exception as exc:  # the broker is away: the next sweep looks again
+            log.warning("sweep: cannot check the queues (%r)", exc)
+            lost = []
+        if lost:
+            log.warning("sweep: %d pending job(s) were not on their queues; publishing them",
+                        len(lost))
+            await self.publish(lost)
+        if self.role == "engine":  # workers that bootstrapped on an API replica meanwhile
+            for worker_id, _ in await self.store.live_workers():
+                if worker_id not in self.workers:
+                    self.workers.offer(worker_id, Seen(0.0))
 
     # -- notifications --------------------------------------------------------------------
     def queue_name(self, application_id: int, handler: str) -> str:
@@ -84,10 +122,21 @@ class Engine:
         return queue_name(s.rabbit_name_prefix, s.app_id, application_id, handler)
 
     def kick(self, pipeline_id: int) -> None:
+        """The pipeline may have a next step: its actor looks (on an API replica: an engine's
+        actor, woken through the cluster)."""
+        if self.role == "api":
+            assert self.cluster is not None
+            self.cluster.wakes.add(pipeline_id)
+        else:
+            self.kick_here(pipeline_id)
+
+    def kick_here(self, pipeline_id: int) -> None:
         self.pipelines.offer(pipeline_id, Kick())
 
     def changed(self, pipeline_id: int) -> None:
         self.hub.pipeline_changed(pipeline_id)
+        if self.cluster is not None:
+            self.cluster.updates.add(pipeline_id)
 
     def dispatched(self, jobs: Sequence[Job]) -> None:
         """Jobs went (back) on a queue: the pending watchdog must see their deadline."""
@@ -102,13 +151,29 @@ class Engine:
                 self.metrics.dispatch_latency_seconds.observe(max(0.0, d.delivered_at - d.ready_at))
             self.changed(d.payload["pipelineId"])
 
+    def dead_lettered(self, queue: str, message_id: str | None, reason: str) -> None:
+        """A broker message went to its `.dlq` (RabbitMQ mode): operators hear of it."""
+        self.alerter.message_deadlettered(queue, message_id, reason)
+
     def worker_seen(self, worker_id: str) -> None:
         self.workers.offer(worker_id, Seen(self.clock.now()))
 
     async def publish(self, jobs: Sequence[Job]) -> None:
-        await self.broker.publish(jobs)
+        await self.broker.publish(await self._with_payloads(jobs))
         self.metrics.stage_published_total.inc(len(jobs))
         self.dispatched(jobs)
+
+    async def put_back(self, jobs: Sequence[Job]) -> None:
+        """Jobs whose messages are settled but whose puller never got them: back on their
+        queues (in front, where the broker can)."""
+        await self.broker.put_back(await self._with_payloads(jobs))
+        self.dispatched(jobs)
+
+    async def _with_payloads(self, jobs: Sequence[Job]) -> Sequence[Job]:
+        """AMQP-direct workers read the StageNext payload from the message itself."""
+        if not jobs or not self.broker.wants_payloads:
+            return jobs
+        return await self.store.job_payloads(jobs)
 
     async def apply_reclaimed(self, rec: Reclaimed) -> None:
         self.metrics.stage_status_updated_total.inc(len(rec.pipeline_ids))
@@ -147,10 +212,10 @@ class Engine:
             # crashed for good with this waiter queued.
             with trio.move_on_at(waiter.deadline + PULL_ANSWER_MARGIN):
                 return await recv.receive()
-            waiter.gone = True
+            waiter.leave()
             return []
         except trio.Cancelled:
-            waiter.gone = True
+            waiter.leave()
             await self._return_unreceived(recv)
             raise
         finally:
@@ -167,13 +232,30 @@ class Engine:
     async def give_back(self, jobs: Sequence[Delivered]) -> None:
         """Deliveries nobody received: their stages go back to `Pending`, jobs to the queue."""
         back = await self.store.return_leases([d.token for d in jobs])
-        self.broker.give_back(back)
-        self.dispatched(back)
+        await self.put_back(back)
         for d in jobs:
             self.changed(d.payload["pipelineId"])
 
     async def ack(self, application_id: int, token: str, result: JobResult) -> AckOutcome:
         outcome = await self.store.ack(application_id, token, result)
+        self._result_applied(outcome, result)
+        return outcome
+
+    async def amqp_result(self, msg: StageResultMessage) -> AckOutcome:
+        """A `StageResult` of an AMQP-direct worker (no token: SPEC §3.5)."""
+        outcome = await self.store.apply_amqp_result(msg.stage_id, msg.result, msg.attempt)
+        self._result_applied(outcome, msg.result)
+        return outcome
+
+    async def amqp_running(self, stage_id: int) -> AckOutcome:
+        """`StageSetStatus Running` of an AMQP-direct worker (SPEC §3.4)."""
+        outcome = await self.store.mark_running(stage_id, None)
+        if outcome.kind == "applied" and outcome.pipeline_id is not None:
+            self.metrics.stage_status_updated_total.inc()
+            self.changed(outcome.pipeline_id)
+        return outcome
+
+    def _result_applied(self, outcome: AckOutcome, result: JobResult) -> None:
         if outcome.kind == "applied":
             self.metrics.stage_result_processed_total.inc()
             if outcome.attempt_seconds is not None and outcome.handler is not None:
@@ -182,7 +264,6 @@ class Engine:
             if not result.is_success:
                 self.metrics.stage_result_failed_total.inc()
         self._settled(outcome)
-        return outcome
 
     async def requeue(self, application_id: int, token: str) -> AckOutcome:
         outcome = await self.store.requeue(application_id, token, self.settings.max_redeliveries)
@@ -218,6 +299,6 @@ class Engine:
         self.watchdog.note_deadline(until)
         return until
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> dict[str, Any]:  # actors of this process
         return {"pipelines": len(self.pipelines), "queues": len(self.queues),
                 "workers": len(self.workers)}

@@ -1,8 +1,11 @@
 """`HandlerQueueActor`: one per (application, handler) with waiting pulls.
 
-Owns the FIFO of long-poll waiters. While a waiter is there it takes jobs from the broker,
-leases them in the store (`Pending → Running`, a conditional update that drops stale jobs)
-and hands them over; a waiter that left meanwhile gets nothing and the leases are returned.
+Owns the FIFO of long-poll waiters and its queue's feed (`Broker.feed`), to which it says how
+many jobs its waiters want (a RabbitMQ feed consumes only while that is above zero). While a
+waiter is there it takes jobs from the feed, leases them in the store (`Pending → Running`, a
+conditional update that drops stale jobs), hands them over and only then settles their
+messages; a waiter that left meanwhile gets nothing, the leases are returned and the messages
+go back on the queue.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from pipelogiq.actors.messages import Pull
+from pipelogiq.broker.base import JobFeed, Taken
 from pipelogiq.domain import Delivered
 
 if TYPE_CHECKING:
@@ -22,6 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("pipelogiq.queue")
 
 IDLE_EXIT = 60.0  # no waiter for this long: the actor leaves; the next pull spawns it again
+# How long past its deadline a waiter may be kept while the feed cannot yet tell an empty
+# queue (a RabbitMQ consumer that is still subscribing): a zero-wait pull sees a job that is
+# already there, but never waits long on a broker that is away.
+MAX_EMPTY_GRACE = 1.0
 
 
 class HandlerQueueActor:
@@ -33,16 +41,22 @@ class HandlerQueueActor:
         self._engine = engine
         self._waiters: deque[Pull] = deque()
         self._changed = trio.Event()
+        self._feed: JobFeed
         self.queue = engine.queue_name(self.application_id, self.handler)
 
     async def run(self) -> None:
         """Reads waiters from the inbox while the delivery loop serves them.
 
         Leaves after IDLE_EXIT without waiters, or when the inbox closes; waiters still
-        queued then are answered with no jobs.
+        queued then are answered with no jobs, and the feed is closed (a RabbitMQ consumer
+        returns what it held to the queue).
         """
         try:
-            async with trio.open_nursery() as nursery:
+            broker = self._engine.broker
+            async with broker.feed(self.application_id, self.handler,
+                                   self._engine.dead_lettered) as feed, \
+                    trio.open_nursery() as nursery:
+                self._feed = feed
                 nursery.start_soon(self._deliver_loop)
                 while True:
                     with trio.move_on_after(IDLE_EXIT) as idle:
@@ -54,7 +68,9 @@ class HandlerQueueActor:
                         if not self._waiters:
                             break
                         continue
+                    pull.poke = self._poke
                     self._waiters.append(pull)
+                    self._want()
                     self._changed.set()
                 nursery.cancel_scope.cancel()
         finally:
@@ -68,6 +84,10 @@ class HandlerQueueActor:
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.WouldBlock):
             return False
 
+    def _deadline(self, w: Pull) -> float:
+        """When `w` is answered empty-handed: its deadline, once the feed can tell."""
+        return max(w.deadline, min(self._feed.trusted_from(), w.deadline + MAX_EMPTY_GRACE))
+
     def _expire(self) -> None:
         now = trio.current_time()
         closing = self._engine.intake_closed.is_set()
@@ -75,25 +95,31 @@ class HandlerQueueActor:
         for w in self._waiters:
             if w.gone:
                 continue
-            if w.deadline <= now or closing:
+            if self._deadline(w) <= now or closing:
                 self._answer(w, [])
             else:
                 live.append(w)
         self._waiters = live
+        self._want()
+
+    def _poke(self) -> None:
+        self._changed.set()
+
+    def _want(self) -> None:
+        self._feed.want(sum(w.max_jobs for w in self._waiters if not w.gone))
 
     async def _wait_for_change(self) -> None:
-        """Until a waiter arrives or, while one waits, a job arrives or the earliest
+        """Until a waiter arrives or leaves or, while one waits, a job arrives or the earliest
         waiter's deadline passes."""
         self._changed = trio.Event()
         if not self._waiters:
             await self._changed.wait()
             return
-        deadline = min(w.deadline for w in self._waiters)
-        broker = self._engine.broker
+        deadline = min(self._deadline(w) for w in self._waiters)
         with trio.move_on_at(deadline):
             async with trio.open_nursery() as race:
                 async def job_ready() -> None:
-                    await broker.wait_ready(self.application_id, self.handler)
+                    await self._feed.wait_ready()
                     race.cancel_scope.cancel()
 
                 async def waiter_added() -> None:
@@ -114,23 +140,48 @@ class HandlerQueueActor:
             # Always try the queue before expiring anyone: a zero-wait pull must see a job
             # that is already there.
             head = next((w for w in self._waiters if not w.gone), None)
-            jobs = eng.broker.take_nowait(self.application_id, self.handler,
-                                          head.max_jobs) if head else []
-            if not jobs:
+            taken = self._feed.take_nowait(head.max_jobs) if head else []
+            if not taken:
                 self._expire()
                 await self._wait_for_change()
                 continue
             assert head is not None
             try:
-                delivered = await eng.store.lease(jobs, self.queue, head.worker_id,
-                                                  eng.settings.job_lease)
+                delivered = await eng.store.lease([t.job for t in taken], self.queue,
+                                                  head.worker_id, eng.settings.job_lease)
             except BaseException:
-                eng.broker.give_back(jobs)  # taken but not leased: back on the queue, not lost
+                # taken but not leased: back on the queue, not lost
+                await self._put_back(taken)
                 raise
+            leased = {d.message_id for d in delivered}
+            mine = [t for t in taken if _message_id(t) in leased]
+            self._feed.done([t for t in taken if _message_id(t) not in leased])  # stale: dropped
             if not delivered:
-                continue  # every job was stale (its stage moved on): dropped
-            self._waiters.remove(head)
-            if head.gone or not self._answer(head, delivered):
-                await eng.give_back(delivered)
                 continue
+            self._waiters.remove(head)
+            self._want()
+            if head.gone or not self._answer(head, delivered):
+                await self._return(delivered, mine)
+                continue
+            self._feed.done(mine)
             eng.delivered(delivered)
+
+    async def _return(self, delivered: list[Delivered], taken: list[Taken]) -> None:
+        """The puller left: leases back to `Pending`, then the messages back on the queue."""
+        eng = self._engine
+        with trio.CancelScope(shield=True):
+            await eng.store.return_leases([d.token for d in delivered])
+            await self._put_back(taken)
+        eng.dispatched([t.job for t in taken])
+        for d in delivered:
+            eng.changed(d.payload["pipelineId"])
+
+    async def _put_back(self, taken: list[Taken]) -> None:
+        lost = self._feed.put_back(taken)
+        if lost:  # their messages went with a consumer that closed meanwhile
+            with trio.CancelScope(shield=True):
+                await self._engine.put_back(lost)
+
+
+def _message_id(t: Taken) -> str:
+    return f"{t.job.stage_id}.{t.job.attempt}"

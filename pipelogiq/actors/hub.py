@@ -118,6 +118,16 @@ class Hub:
                 self._subscriptions.discard(sub)
                 sub.end(dropped=True)
 
+    def reset(self) -> None:
+        """Changes may have been missed (the live-update feed from other replicas was cut):
+        every subscriber is dropped, as a slow one is, so dashboards reconnect and reload."""
+        for send in self._subscribers:
+            send.close()
+        self._subscribers.clear()
+        for sub in self._subscriptions:
+            sub.end(dropped=True)
+        self._subscriptions.clear()
+
     def close(self) -> None:
         for send in self._subscribers:
             send.close()

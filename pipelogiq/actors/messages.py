@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 import attrs
@@ -28,7 +29,8 @@ class Seen:
 class Pull:
     """A long-poll waiter. Answered exactly once, with jobs or with [] at its deadline.
 
-    `gone` is set by the caller when it leaves early, so the actor skips it.
+    `gone` is set by the caller when it leaves early (`leave()`), so the actor skips it; the
+    actor's `poke` makes it look at once (it stops wanting jobs for a puller that left).
     """
 
     max_jobs: int
@@ -36,6 +38,12 @@ class Pull:
     worker_id: str | None
     reply: trio.MemorySendChannel[list[Delivered]]
     gone: bool = False
+    poke: Callable[[], None] | None = None
+
+    def leave(self) -> None:
+        self.gone = True
+        if self.poke is not None:
+            self.poke()
 
 
 def drain(inbox: trio.MemoryReceiveChannel[T]) -> list[T]:

@@ -78,5 +78,6 @@ class PipelineActor:
                     log.info("pipeline %s %s: %s", self.pipeline_id, outcome, reason)
                     eng.changed(self.pipeline_id)
                     eng.alerter.pipeline_finished(self.pipeline_id, outcome, reason)
+                    eng.tracer.pipeline_finished(self.pipeline_id)
                 return None
         return None

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pipelogiq.watchdog")
 
 PURGE_INTERVAL = 3600.0  # retention is in days; hourly is plenty
+RETRY_AFTER_ERROR = 1.0  # a pass that failed (the database or broker away) runs again then
 
 
 class Watchdog:
@@ -42,23 +43,28 @@ class Watchdog:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Sleeps until the earliest lease or pending deadline (or a wake-up), then reclaims.
         Every SAFETY_SWEEP_INTERVAL it also re-evaluates pipelines a lost wake-up missed, and
-        every hour it purges what is older than RETENTION."""
+        every hour it purges what is older than RETENTION. A pass that fails (the database or
+        the broker is away) is logged and runs again after RETRY_AFTER_ERROR."""
         eng = self._engine
         task_status.started()
         next_sweep = next_purge = eng.clock.now()
         while True:
             self._wake = trio.Event()
             self._planned = float("inf")  # while checking, any new deadline means: look again
-            upcoming = await self.check()
-            now = eng.clock.now()
-            if now >= next_sweep:
-                await eng.sweep()
-                next_sweep = now + eng.settings.safety_sweep_interval
-            if now >= next_purge:
-                purged = await eng.store.purge_finished(eng.settings.retention)
-                if purged:
-                    log.info("retention: purged %d finished pipeline(s)", purged)
-                next_purge = now + PURGE_INTERVAL
+            try:
+                upcoming = await self.check()
+                now = eng.clock.now()
+                if now >= next_sweep:
+                    await eng.sweep()
+                    next_sweep = now + eng.settings.safety_sweep_interval
+                if now >= next_purge:
+                    purged = await eng.store.purge_finished(eng.settings.retention)
+                    if purged:
+                        log.info("retention: purged %d finished pipeline(s)", purged)
+                    next_purge = now + PURGE_INTERVAL
+            except Exception as exc:  # an outage must not stop the watchdog for good
+                log.warning("watchdog pass failed (%r); again in %gs", exc, RETRY_AFTER_ERROR)
+                upcoming = eng.clock.now() + RETRY_AFTER_ERROR
             self._planned = min(upcoming or next_sweep, next_sweep)
             with trio.move_on_at(eng.clock.trio_deadline(self._planned)):
                 await self._wake.wait()

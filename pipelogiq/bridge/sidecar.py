@@ -1,16 +1,15 @@
 """The asyncio sidecar: one asyncio loop on one thread, for the asyncio-only drivers.
 
 asyncpg and aiormq run here (STACK.md §4.4); this is the only module that imports asyncio.
-Trio code awaits `sidecar.run(corofn, *args)`; a blocking thread (the Postgres store's
-connection threads) calls `sidecar.call(corofn, *args)`; asyncio-side callbacks reach Trio only
-through `sidecar.to_trio(fn, *args)`. Each crossing costs ~100 µs, so callers put a whole
-transaction or batch in one coroutine.
+Trio code awaits `sidecar.run(corofn, *args)`; asyncio-side callbacks reach Trio only through
+`sidecar.to_trio(fn, *args)`. Each crossing costs ~100 µs, so callers put a whole transaction
+(the PostgreSQL store runs each store function in a greenlet on this loop) or a batch of
+publishes in one coroutine.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -90,14 +89,6 @@ class Sidecar:
             with trio.CancelScope(shield=True), trio.move_on_after(CANCEL_GRACE):
                 await unwound.wait()
             raise
-        return fut.result()
-
-    def call(self, corofn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Blocking form for a non-Trio, non-asyncio thread (never call it from either loop)."""
-        async def call() -> T:
-            return await corofn(*args)
-
-        fut: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(call(), self.loop)
         return fut.result()
 
     def to_trio(self, fn: Callable[..., object], *args: Any) -> None:

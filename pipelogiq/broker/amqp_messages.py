@@ -111,8 +111,10 @@ def decode_stage_result(raw: bytes, now: float) -> StageResultMessage:
 
 
 def encode_job(job: Job) -> bytes:
-    """A job as it travels on its handler queue: the StageNext identity fields."""
+    """A job as it travels on its handler queue: the StageNext payload (SPEC §4.2) when the job
+    carries it (AMQP-direct workers read it from here), and always the identity fields."""
     payload: dict[str, Any] = {
+        **(job.payload or {}),
         "appId": job.application_id,
         "applicationId": job.application_id,
         "stageId": job.stage_id,

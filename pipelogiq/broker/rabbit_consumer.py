@@ -111,6 +111,11 @@ class Delivery:
     _sidecar: Sidecar = attrs.field(repr=False)
     _live: _Live = attrs.field(repr=False)
 
+    @property
+    def live(self) -> bool:
+        """Settling still means something: the channel it came on stands."""
+        return self._live.open
+
     def _settle(self, op: str, flag: bool) -> None:
         if self._live.open:
             self._sidecar.spawn(_settle, self._channel, op, self._tag, flag)

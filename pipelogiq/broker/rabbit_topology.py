@@ -107,6 +107,11 @@ class RabbitConfig:
     def updates_exchange(self) -> str:
         return f"{self.prefix}StageUpdated.fanout"
 
+    @property
+    def engine_wakes(self) -> str:
+        """The engines' shared queue of wake-ups (pipeline ids) from API replicas."""
+        return f"{self.prefix}{self.app_id}.engine.wake"
+
     def update_queue(self, tag: str) -> str:
         """A per-subscriber exclusive queue bound to the updates exchange."""
         return f"{self.prefix}StageUpdated.{tag}"

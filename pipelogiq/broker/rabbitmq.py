@@ -36,7 +36,9 @@ from yarl import URL
 
 from pipelogiq.bridge.sidecar import Sidecar
 from pipelogiq.broker.amqp_messages import encode_job
+from pipelogiq.broker.base import DeadLettered
 from pipelogiq.broker.rabbit_consumer import Consumer, Delivery, Incoming, UpdateStream
+from pipelogiq.broker.rabbit_feed import RabbitFeed
 from pipelogiq.broker.rabbit_publisher import Out, Publisher, Retry
 from pipelogiq.broker.rabbit_topology import (
     BrokerUnavailable,
@@ -255,6 +257,7 @@ class RabbitBroker:
     """Jobs, results, status and live updates over RabbitMQ (see the module docstring)."""
 
     kind = "rabbitmq"
+    wants_payloads = True
 
     def __init__(self, sidecar: Sidecar, config: RabbitConfig, *, publish_wait: float = 10.0,
                  backoff: tuple[float, float] = (0.2, 30.0)) -> None:
@@ -376,6 +379,25 @@ class RabbitBroker:
                             message_id=f"{job.stage_id}.{job.attempt}"))
         await self.publisher.publish(outs)
 
+    async def put_back(self, jobs: Sequence[Job]) -> None:
+        """Jobs whose messages were acked but never reached a puller: published again."""
+        await self.publish(jobs)
+
+    async def unqueued(self, jobs: Sequence[Job]) -> list[Job]:
+        """The jobs whose handler queue holds no ready message (or does not exist). A message
+        can also be out with a consumer, so callers ask only about stages `Pending` for a
+        while (a consumer leases what it takes within moments); a queue that holds messages
+        is assumed to hold theirs (the pending watchdog is the last resort)."""
+        by_queue: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_queue.setdefault(self.job_queue(job.application_id, job.handler), []).append(job)
+        lost = []
+        for queue, group in by_queue.items():
+            info = await self.queue_info(queue)
+            if info is None or info.messages == 0:
+                lost += group
+        return lost
+
     async def publish_to(self, queue: str, bodies: Sequence[bytes]) -> None:
         """Raw JSON bodies onto a durable queue (re-sending dead letters, tests)."""
         await self.publisher.publish([Out(queue, body, declare=queue) for body in bodies])
@@ -397,6 +419,21 @@ class RabbitBroker:
         goes back to the queue."""
         async with self._consumer(queue, prefetch or self.config.prefetch) as (deliveries, _):
             yield deliveries
+
+    @asynccontextmanager
+    async def feed(self, application_id: int, handler: str,
+                   dead_lettered: DeadLettered | None = None) -> AsyncIterator[RabbitFeed]:
+        """A handler queue for its handler-queue actor (`rabbit_feed.py`): consumed only
+        while pullers want jobs."""
+        feed = RabbitFeed(self, self.job_queue(application_id, handler),
+                          (application_id, handler), dead_letter=self.config.dlq_enabled,
+                          dead_lettered=dead_lettered)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(feed.run)
+            try:
+                yield feed
+            finally:
+                nursery.cancel_scope.cancel()
 
     @asynccontextmanager
     async def updates(self) -> AsyncIterator[UpdateStream]:

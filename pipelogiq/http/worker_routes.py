@@ -8,6 +8,7 @@ from typing import Any
 from quart import Response
 from quart_trio import QuartTrio
 
+from pipelogiq.broker.rabbit_topology import RabbitConfig
 from pipelogiq.http.body import Body
 from pipelogiq.http.common import json_response, read_body
 from pipelogiq.http.errors import ApiError
@@ -65,6 +66,8 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
         services.alerter.worker_started(worker_id)
         s = settings
         pattern = engine.queue_name(principal.application_id, "{handler}")
+        names = RabbitConfig(url=s.rabbitmq_url or "", prefix=s.rabbit_name_prefix,
+                             app_id=s.app_id)
         broker_url = s.worker_rabbitmq_url
         return json_response({
             "workerId": worker_id,
@@ -79,10 +82,10 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
                 "prefetch": s.rabbit_prefetch, "topologyOwnership": "server",
                 "dlqEnabled": s.rabbit_dlq_enabled, "dlqTtlSec": 0,
             },
-            "queues": {
-                "stageResult": f"{s.rabbit_name_prefix}{s.app_id}.StageResult",
-                "stageSetStatus": f"{s.rabbit_name_prefix}{s.app_id}.StageSetStatus",
-                "stageUpdatedFanout": f"{s.rabbit_name_prefix}{s.app_id}.StageUpdated.fanout",
+            "queues": {  # the names the broker declares (rabbit_topology.py)
+                "stageResult": names.stage_result,
+                "stageSetStatus": names.stage_set_status,
+                "stageUpdatedFanout": names.updates_exchange,
                 "stageNextPattern": pattern,
             },
             "heartbeat": {"intervalSec": s.worker_heartbeat_interval,

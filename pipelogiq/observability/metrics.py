@@ -60,6 +60,17 @@ class Metrics:
             "alerts_deduplicated_total", "Alerts suppressed as repeats within the window",
             ["event"], registry=r)
 
+        # Control-plane spans exported over OTLP (`pipelogiq.actors.tracer`).
+        self.trace_spans_exported_total = Counter(
+            "trace_spans_exported_total", "Spans the OTLP collector accepted", registry=r)
+        self.trace_spans_failed_total = Counter(
+            "trace_spans_failed_total", "Spans given up on after their export attempts",
+            registry=r)
+        self.trace_pipelines_dropped_total = Counter(
+            "trace_pipelines_dropped_total",
+            "Finished pipelines whose spans were dropped because the tracer was behind",
+            registry=r)
+
         self.dispatch_latency_seconds = Histogram(
             "dispatch_latency_seconds", "From a stage becoming ready to its delivery",
             buckets=LATENCY_BUCKETS, registry=r)

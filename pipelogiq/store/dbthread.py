@@ -1,6 +1,6 @@
-"""Database connections owned by dedicated threads (STACK.md §6): one SQLite connection on
-one thread (`DbThread`), or several PostgreSQL connections on as many threads
-(`pg_threads.PgThreads`).
+"""Database connections owned by dedicated threads (STACK.md §6): the one SQLite connection
+on its thread (`DbThread`). PostgreSQL's connections live on the asyncio sidecar instead
+(`pg_pool.PgPool`); both are a `Database`.
 
 Trio code calls `await db.run(fn, *args)`; a free thread runs `fn(conn, *args)` and hands the
 outcome back through the Trio token. The wait is shielded: once queued, work will run, so we
@@ -13,7 +13,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import outcome
 import trio
@@ -26,6 +26,16 @@ _STOP = object()
 
 class DatabaseUnavailable(Exception):
     """The database could not be opened at start (its cause is chained)."""
+
+
+class Database(Protocol):
+    """Where a store runs its functions: `fn(conn, *args)`, one transaction each."""
+
+    async def __aenter__(self) -> Any: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    async def run(self, fn: Callable[..., T], *args: Any, shield: bool = True) -> T: ...
 
 
 class ConnectionThreads(Generic[C]):

@@ -62,6 +62,23 @@ class Store(AdminStore, PoliciesStore, ObservabilityStore, Protocol):
 
     async def pending_jobs(self) -> list[Job]: ...
 
+    async def stale_pending_jobs(self, older_than: float) -> list[Job]:
+        """Jobs of stages `Pending` for more than `older_than` seconds (at most 1000)."""
+        ...
+
+    async def job_payloads(self, jobs: Sequence[Job]) -> list[Job]:
+        """The jobs with the StageNext payload their messages carry (RabbitMQ mode)."""
+        ...
+
+    async def mark_running(self, stage_id: int, attempt: int | None) -> AckOutcome:
+        """`StageSetStatus Running` of an AMQP-direct worker (SPEC §3.4)."""
+        ...
+
+    async def apply_amqp_result(self, stage_id: int, result: JobResult,
+                                attempt: int | None) -> AckOutcome:
+        """A `StageResult` of an AMQP-direct worker: applied while `Pending` or `Running`."""
+        ...
+
     async def purge_finished(self, retention: float) -> int:
         """Purge in batches until nothing older than `retention` seconds is left."""
         ...

@@ -7,14 +7,16 @@ applications the caller passes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from pipelogiq.clock import Clock
 from pipelogiq.integrations import IntegrationState
+from pipelogiq.observability.tracing import PipelineTrace
 from pipelogiq.store import sqlite_integrations as intg
+from pipelogiq.store import sqlite_traces as trc
 from pipelogiq.store.base import QueueBacklog
 
 T = TypeVar("T")
@@ -56,6 +58,10 @@ class ObservabilityStore(Protocol):
     async def observability_insights(self, application_ids: Collection[int],
                                      since: float) -> dict[str, Any]: ...
 
+    async def pipeline_traces(self, pipeline_ids: Sequence[int]) -> list[PipelineTrace]:
+        """What the tracer exports of these (finished) pipelines; missing ones are left out."""
+        ...
+
 
 class SqliteObservabilityMethods:
     """Mixed into `SqliteStore`: each method is one hop to the connection thread."""
@@ -87,3 +93,6 @@ class SqliteObservabilityMethods:
     async def observability_insights(self, application_ids: Collection[int],
                                      since: float) -> dict[str, Any]:
         return await self.run(intg.insights, application_ids, since, self.clock.now())
+
+    async def pipeline_traces(self, pipeline_ids: Sequence[int]) -> list[PipelineTrace]:
+        return await self.run(trc.pipeline_traces, list(pipeline_ids))

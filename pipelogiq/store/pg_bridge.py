@@ -1,12 +1,17 @@
-"""A blocking, sqlite3-like facade over one asyncpg connection (the only module importing
-asyncpg), so the store's SQL functions (`sqlite_*.py`) run unchanged on PostgreSQL.
+"""A sqlite3-like facade over one asyncpg connection (the only module importing asyncpg), so
+the store's SQL functions (`sqlite_*.py`) run unchanged on PostgreSQL.
 
-A `PgConnection` belongs to one plain thread (`pg_threads.py`); each statement crosses to the
-sidecar's asyncio loop once with `sidecar.call`. The facade translates what the shared SQL
-says in SQLite's words: `?` placeholders become `$1..$n`, `BEGIN IMMEDIATE`/`EXCLUSIVE`
-becomes a SERIALIZABLE transaction (the guarantee SQLite's single writer gave), and
-parameters are coerced to the types PostgreSQL inferred for them where SQLite would have
-converted silently (an int bound to a text column, a bool to a bigint).
+A store function is synchronous; `PgConnection.transact` runs one, whole, on the sidecar's
+asyncio loop inside a greenlet (SQLAlchemy's asyncio layer does the same): each
+`conn.execute` switches back to the loop, which awaits asyncpg and switches in again with the
+rows. Trio crosses to the loop once per transaction (`pg_pool.PgPool`); a statement costs a
+greenlet switch (about a microsecond), not a thread hop.
+
+The facade translates what the shared SQL says in SQLite's words: `?` placeholders become
+`$1..$n`, `BEGIN IMMEDIATE`/`EXCLUSIVE` becomes a SERIALIZABLE transaction (the guarantee
+SQLite's single writer gave; `sqltx.tx` asks for a weaker level where a function locks what it
+depends on), and parameters are coerced to the types PostgreSQL inferred for them where SQLite
+would have converted silently (an int bound to a text column, a bool to a bigint).
 """
 
 from __future__ import annotations
@@ -14,16 +19,17 @@ from __future__ import annotations
 import functools
 import re
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 import asyncpg
-
-from pipelogiq.bridge.sidecar import Sidecar
+import greenlet
 
 T = TypeVar("T")
 
-# Errors after which a connection cannot be trusted (a server-reported error leaves it usable).
+# Errors after which a connection cannot be trusted (a server-reported error leaves it
+# usable, and so does a cancelled statement: asyncpg asks the server to cancel it and makes
+# the connection's next statement wait until it has).
 _BROKEN = (asyncpg.InternalClientError, asyncpg.ConnectionDoesNotExistError, OSError)
 
 SERIALIZABLE = "BEGIN ISOLATION LEVEL SERIALIZABLE"
@@ -65,6 +71,39 @@ def _rowcount(status: str) -> int:
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else -1
 
+
+# -- running synchronous code on the loop ------------------------------------------------------
+
+class _TxGreenlet(greenlet.greenlet):  # type: ignore[misc]
+    """A store function running on the asyncio loop: its statements switch back to await."""
+
+
+def await_(awaitable: Awaitable[T]) -> T:
+    """From synchronous code inside `run_in_greenlet`: await `awaitable` on the loop."""
+    current = greenlet.getcurrent()
+    if not isinstance(current, _TxGreenlet):
+        if isinstance(awaitable, Coroutine):
+            awaitable.close()  # never awaited: no "was never awaited" warning
+        raise RuntimeError("a PostgreSQL statement outside PgConnection.transact")
+    return cast(T, current.parent.switch(awaitable))
+
+
+async def run_in_greenlet(fn: Callable[..., T], *args: Any) -> T:
+    """Run `fn(*args)` to the end on this loop; every `await_` it makes is awaited here (an
+    exception, cancellation included, is thrown back in at that point)."""
+    glet = _TxGreenlet(fn, greenlet.getcurrent())
+    result = glet.switch(*args)
+    while not glet.dead:
+        try:
+            value = await result
+        except BaseException as exc:  # handed to the function, which re-raises or handles it
+            result = glet.throw(exc)
+        else:
+            result = glet.switch(value)
+    return cast(T, result)
+
+
+# -- the facade ---------------------------------------------------------------------------------
 
 class PgCursor:
     """The part of `sqlite3.Cursor` the store uses. Rows are asyncpg `Record`s: addressable by
@@ -115,59 +154,74 @@ class _Statement:
 
 
 class PgConnection:
-    """Blocking calls only: from the thread that owns it, never from Trio or asyncio."""
+    """One asyncpg connection, used by one transaction at a time (the pool hands it out).
+
+    The async methods run on the sidecar's loop; the sqlite3-like ones (`execute`,
+    `executemany`, `rollback`) only inside `transact`, from the function it runs."""
 
     dialect = "postgres"
 
-    def __init__(self, sidecar: Sidecar, dsn: str) -> None:
-        self._sidecar = sidecar
+    def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._conn: Any = None
         self._stmts: OrderedDict[str, _Statement] = OrderedDict()
-        self._begin: str | None = None  # sent with the transaction's first statement
         self._tx_open = False  # a BEGIN went out and no COMMIT or ROLLBACK since
 
-    def open(self) -> PgConnection:
-        self._sidecar.call(self._connection)
-        return self
-
-    def close(self) -> None:
-        conn, self._conn = self._conn, None
-        self._stmts.clear()
-        if conn is not None:
-            self._sidecar.call(conn.close)
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._begin is not None or (
-            self._conn is not None and bool(self._conn.is_in_transaction()))
-
+    # -- the sqlite3-like side (synchronous, inside `transact`) ------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
-        """One crossing to the loop: a BEGIN waits to travel with the statement after it (the
-        snapshot is taken at the first statement anyway)."""
-        sql = translate(sql)
-        if not params and _BEGIN.match(sql):
-            self._begin = sql
-            return PgCursor([], "BEGIN")
-        begin, self._begin = self._begin, None
-        if begin is not None and _END.match(sql):
-            return PgCursor([], sql.strip().upper())  # nothing was sent: nothing to end
-        rows, status = self._sidecar.call(self._execute, sql, tuple(params), begin)
+        rows, status = await_(self._execute(translate(sql), tuple(params)))
         return PgCursor(rows, status)
 
     def executemany(self, sql: str, seq_of_params: Sequence[Sequence[Any]]) -> PgCursor:
         batch = [tuple(p) for p in seq_of_params]
         if batch:
-            begin, self._begin = self._begin, None
-            self._sidecar.call(self._executemany, translate(sql), batch, begin)
+            await_(self._executemany(translate(sql), batch))
         return PgCursor([], f"EXECUTEMANY {len(batch)}")
 
     def rollback(self) -> None:
         """End whatever transaction is open (a failed COMMIT has ended it already)."""
-        if self.in_transaction:
+        if self._in_transaction():
             self.execute("ROLLBACK")
 
-    # -- the asyncio side ----------------------------------------------------------------
+    # -- the asyncio side --------------------------------------------------------------------
+    async def connect(self) -> None:
+        await self._connection()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        self._stmts.clear()
+        if conn is not None:
+            await conn.close()
+
+    async def transact(self, fn: Callable[..., T], args: Sequence[Any]) -> T:
+        """Run `fn(self, *args)` whole on this loop. A function must end the transactions it
+        begins; if it raised with one open, it is rolled back here."""
+        try:
+            result = await run_in_greenlet(fn, self, *args)
+        except BaseException:
+            await self._abandon()
+            raise
+        if self._in_transaction():
+            await self._abandon()
+            raise RuntimeError(f"{getattr(fn, '__name__', fn)} left its transaction open")
+        return result
+
+    async def _abandon(self) -> None:
+        """Roll back what is open; a connection that cannot even do that is dropped."""
+        if not self._in_transaction():
+            return
+        try:
+            await self._execute("ROLLBACK", ())
+        except Exception:
+            if self._conn is not None:
+                self._conn.terminate()
+            self._conn, self._tx_open = None, False
+            self._stmts.clear()
+
+    def _in_transaction(self) -> bool:
+        return self._tx_open or (self._conn is not None and not self._conn.is_closed()
+                                 and bool(self._conn.is_in_transaction()))
+
     async def _connection(self) -> Any:
         if self._conn is None or self._conn.is_closed():
             if self._tx_open:  # never finish a transaction on a new connection
@@ -188,10 +242,7 @@ class PgConnection:
             self._stmts.move_to_end(sql)
         return st
 
-    async def _execute(self, sql: str, params: tuple[Any, ...],
-                       begin: str | None = None) -> tuple[list[Any], str]:
-        if begin is not None:
-            await self._begin_on_loop(begin)
+    async def _execute(self, sql: str, params: tuple[Any, ...]) -> tuple[list[Any], str]:
         if not params and _END.match(sql):
             try:
                 if sql.strip().upper() == "ROLLBACK" and (
@@ -201,12 +252,11 @@ class PgConnection:
             finally:
                 self._tx_open = False
         if not params and _SIMPLE.match(sql):
-            return [], await self._guard(sql, self._simple(sql))
+            status = await self._guard(sql, self._simple(sql))
+            if _BEGIN.match(sql):
+                self._tx_open = True
+            return [], status
         return await self._guard(sql, self._fetch(sql, params))
-
-    async def _begin_on_loop(self, begin: str) -> None:
-        await self._guard(begin, self._simple(begin))
-        self._tx_open = True
 
     async def _simple(self, sql: str) -> str:
         conn = await self._connection()
@@ -217,11 +267,7 @@ class PgConnection:
         rows = await st.stmt.fetch(*st.args(params))
         return rows, st.stmt.get_statusmsg()
 
-    async def _executemany(self, sql: str, batch: list[tuple[Any, ...]],
-                           begin: str | None) -> None:
-        if begin is not None:
-            await self._begin_on_loop(begin)
-
+    async def _executemany(self, sql: str, batch: list[tuple[Any, ...]]) -> None:
         async def run() -> None:
             st = await self._prepared(await self._connection(), sql)
             await st.stmt.executemany([st.args(p) for p in batch])
@@ -229,8 +275,8 @@ class PgConnection:
         await self._guard(sql, run())
 
     async def _guard(self, sql: str, call: Awaitable[T]) -> T:
-        """Forget a statement the schema outdated, and a connection that died or broke (the next
-        statement reconnects, unless a transaction was open on it)."""
+        """Forget a statement the schema outdated, and a connection that died or broke (the
+        next statement reconnects, unless a transaction was open on it)."""
         try:
             return await call
         except BaseException as exc:

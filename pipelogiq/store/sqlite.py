@@ -14,6 +14,7 @@ from pipelogiq.domain import Delivered, Job, JobResult, NewPipeline, StageState
 from pipelogiq.store import migrate
 from pipelogiq.store import sqlite_accounts as acc
 from pipelogiq.store import sqlite_actions as act
+from pipelogiq.store import sqlite_amqp as amqp
 from pipelogiq.store import sqlite_engine as eng
 from pipelogiq.store import sqlite_pipelines as pip
 from pipelogiq.store import sqlite_read as rd
@@ -21,7 +22,7 @@ from pipelogiq.store import sqlite_retention as ret
 from pipelogiq.store import sqlite_workers as wrk
 from pipelogiq.store.admin_store import SqliteAdminMethods
 from pipelogiq.store.base import AckOutcome, Held, PipelineQuery, Principal, Reclaimed
-from pipelogiq.store.dbthread import ConnectionThreads, DbThread
+from pipelogiq.store.dbthread import Database, DbThread
 from pipelogiq.store.observability_store import SqliteObservabilityMethods
 from pipelogiq.store.policies_store import SqlitePoliciesMethods
 
@@ -34,7 +35,7 @@ class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMet
 
     kind: str
 
-    def __init__(self, db: ConnectionThreads[Any], clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self.clock = clock
 
@@ -108,6 +109,20 @@ class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMet
 
     async def pending_jobs(self) -> list[Job]:
         return await self.run(eng.pending_jobs)
+
+    async def stale_pending_jobs(self, older_than: float) -> list[Job]:
+        return await self.run(amqp.stale_pending_jobs, self.clock.now() - older_than)
+
+    async def job_payloads(self, jobs: Sequence[Job]) -> list[Job]:
+        return await self.run(amqp.job_payloads, jobs)
+
+    async def mark_running(self, stage_id: int, attempt: int | None) -> AckOutcome:
+        return await self.run(amqp.mark_running, stage_id, attempt, self.clock.now())
+
+    async def apply_amqp_result(self, stage_id: int, result: JobResult,
+                                attempt: int | None) -> AckOutcome:
+        return await self.run(amqp.apply_amqp_result, stage_id, result, attempt,
+                              self.clock.now())
 
     async def purge_finished(self, retention: float) -> int:
         """Purge in batches until nothing older than `retention` seconds is left."""

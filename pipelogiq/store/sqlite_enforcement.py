@@ -4,6 +4,12 @@ Called from `sqlite_engine` within the transaction that dispatches, leases or se
 stage, so a policy's budget and the stage's transition commit together. Active policies are
 read in that transaction (a handful of rows): a change made on any replica applies at the next
 dispatch everywhere. The arithmetic is `pipelogiq.enforcement`.
+
+A budget is read, computed on and written back: a rate-limit bucket's TAT, a breaker's state
+and its failures. Its row is locked before it is read (`for_update`; a missing row is made
+first, so there is one to lock), so on PostgreSQL under READ COMMITTED concurrent dispatches
+and results of any replica take turns on it, as they do under SQLite's single writer. Locks
+are taken in policy order (breakers, then rate limits), after the stage's.
 """
 
 from __future__ import annotations
@@ -16,10 +22,16 @@ import attrs
 from pipelogiq import enforcement as enf
 from pipelogiq.policies import StageFacts, environment_of
 from pipelogiq.store.base import Held, Trigger
-from pipelogiq.store.sqltx import dumps, stage_log
+from pipelogiq.store.sqltx import dumps, for_update, stage_log
 
 HELD_RATE = "rate_limit"
 HELD_BREAKER = "circuit_breaker"
+
+# A column for a `SELECT *, … FROM stages`: may any policy act on this stage? Most stages meet
+# none, and then `StageView` skips reading the policies (a round trip per transition saved).
+MAY_HAVE_POLICIES = (
+    "EXISTS (SELECT 1 FROM policies WHERE status = 'active'"
+    " AND (application_id IS NULL OR application_id = stages.application_id)) AS may_have_policies")
 
 
 @attrs.define
@@ -38,6 +50,8 @@ class StageView:
         return int(self.row["application_id"])
 
     def policies(self) -> list[enf.ActivePolicy]:
+        if self._policies is None and not _may_have_policies(self.row):
+            self._policies = []
         if self._policies is None:
             rows = self.conn.execute(
                 "SELECT id, version, name, policy_type, rules, targeting, application_id"
@@ -85,6 +99,11 @@ class StageView:
                                      row["pipeline_id"], row["id"], what))
 
 
+def _may_have_policies(row: Any) -> bool:
+    """False only when the row was read with MAY_HAVE_POLICIES and it said none."""
+    return "may_have_policies" not in row.keys() or bool(row["may_have_policies"])
+
+
 # -- dispatch --------------------------------------------------------------------------------
 
 def gate(view: StageView, now: float) -> Held | None:
@@ -104,13 +123,7 @@ def gate(view: StageView, now: float) -> Held | None:
     for policy in view.acting("rate_limit"):
         key = enf.rate_key(policy.rules, view.application_id, row["handler"], row["pipeline_id"],
                            view.context() if policy.rules.get("keyBy") == "custom" else {})
-        found = view.conn.execute("SELECT tat FROM rate_limits WHERE policy_id = ? AND bucket_key = ?",
-                                  (policy.id, key)).fetchone()
-        slot = enf.rate_slot(policy.rules, None if found is None else found[0], now)
-        view.conn.execute(
-            "INSERT INTO rate_limits (policy_id, bucket_key, tat) VALUES (?, ?, ?)"
-            " ON CONFLICT (policy_id, bucket_key) DO UPDATE SET tat = excluded.tat",
-            (policy.id, key, slot.tat))
+        slot = _take_slot(view.conn, policy, key, now)
         if slot.at > latest:
             latest, limiter = slot.at, policy
     if limiter is None:
@@ -120,6 +133,27 @@ def gate(view: StageView, now: float) -> Held | None:
             f" {rules['keyBy']}): waits {latest - now:.3f}s for its slot")
     view.triggered(limiter, now, what, waitSeconds=round(latest - now, 3))
     return _hold(view, latest, limiter, f"{enf.describe(limiter)}: {what}")
+
+
+def _take_slot(conn: sqlite3.Connection, policy: enf.ActivePolicy, key: str,
+               now: float) -> enf.Slot:
+    """Reserve the bucket's next slot: its row is locked, read and moved on; a bucket's first
+    dispatch makes the row (a concurrent first one waits for it, then finds it there)."""
+    select = "SELECT tat FROM rate_limits WHERE policy_id = ? AND bucket_key = ?" + for_update(conn)
+    found = conn.execute(select, (policy.id, key)).fetchone()
+    if found is None:
+        slot = enf.rate_slot(policy.rules, None, now)
+        made = conn.execute(
+            "INSERT INTO rate_limits (policy_id, bucket_key, tat) VALUES (?, ?, ?)"
+            " ON CONFLICT (policy_id, bucket_key) DO NOTHING RETURNING tat",
+            (policy.id, key, slot.tat)).fetchone()
+        if made is not None:
+            return slot
+        found = conn.execute(select, (policy.id, key)).fetchone()
+    slot = enf.rate_slot(policy.rules, found[0], now)
+    conn.execute("UPDATE rate_limits SET tat = ? WHERE policy_id = ? AND bucket_key = ?",
+                 (slot.tat, policy.id, key))
+    return slot
 
 
 def _breaker_gate(view: StageView, policy: enf.ActivePolicy, now: float) -> Held | None:
@@ -168,9 +202,17 @@ def held_pipelines(conn: sqlite3.Connection, policy_id: int) -> list[int]:
         (f"{HELD_RATE}:{policy_id}", f"{HELD_BREAKER}:{policy_id}"))]
 
 
-def _load_breaker(conn: sqlite3.Connection, policy_id: int, key: str) -> enf.Breaker:
+def _load_breaker(conn: sqlite3.Connection, policy_id: int, key: str, *,
+                  make: bool = False) -> enf.Breaker:
+    """The breaker, its row locked until the transaction ends. No row is a closed breaker;
+    `make` creates that row first, to lock it (a failure counted under it)."""
+    if make:
+        conn.execute("INSERT INTO breakers (policy_id, breaker_key, state) VALUES (?, ?, ?)"
+                     " ON CONFLICT (policy_id, breaker_key) DO NOTHING",
+                     (policy_id, key, enf.CLOSED))
     row = conn.execute("SELECT state, opened_until, trials, successes FROM breakers"
-                       " WHERE policy_id = ? AND breaker_key = ?", (policy_id, key)).fetchone()
+                       " WHERE policy_id = ? AND breaker_key = ?" + for_update(conn),
+                       (policy_id, key)).fetchone()
     if row is None:
         return enf.Breaker()
     return enf.Breaker(row[0], row[1], row[2], row[3])
@@ -207,7 +249,8 @@ def attempt_finished(view: StageView, success: bool, now: float) -> list[int]:
     wake: list[int] = []
     for policy in view.acting("circuit_breaker"):
         key = enf.breaker_key(policy, view.application_id, view.row["handler"])
-        before = _load_breaker(view.conn, policy.id, key)
+        # A failure is counted with the breaker locked: concurrent failures count one another.
+        before = _load_breaker(view.conn, policy.id, key, make=not success)
         failures = 0
         if not success:
             window = float(policy.rules["windowSeconds"])

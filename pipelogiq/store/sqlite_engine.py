@@ -3,6 +3,14 @@
 Each function runs on the connection thread as one transaction, and each transition is one
 conditional update (on status, attempt and, for leases, the token) computed by
 `pipelogiq.statemachine`, so a stale caller can never overwrite newer state.
+
+On PostgreSQL these transactions run READ COMMITTED (`ROW_LOCKS`), not SERIALIZABLE: each
+locks the stage rows it reads before deciding (`for_update`), so a racing transaction waits
+for it and then reads the row as it left it; what else they write is a conditional update,
+an insert, an atomic `x = x + 1`, or a policy's budget locked the same way
+(`sqlite_enforcement`). Locks are taken stage first, then its lease, then policy rows in
+policy order; what can still deadlock (two lease batches locking the same stages in opposite
+orders) is detected by PostgreSQL, and the transaction that lost runs again.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
 from pipelogiq.security import digest, new_token
 from pipelogiq.store.base import AckOutcome, Held, Reclaimed, StageRef, StoreError
 from pipelogiq.store.sqlite_enforcement import (
+    MAY_HAVE_POLICIES,
     StageView,
     attempt_finished,
     attempt_limit,
@@ -23,7 +32,10 @@ from pipelogiq.store.sqlite_enforcement import (
     retry_rule,
 )
 from pipelogiq.store.sqlite_read import stage_next
-from pipelogiq.store.sqltx import stage_log, stage_state, tx
+from pipelogiq.store.sqltx import ROW_LOCKS, for_update, stage_log, stage_state, tx
+
+# The pipeline's trace id beside a stage row: the job payload needs it (`stage_next`).
+_TRACE_ID = "(SELECT trace_id FROM pipelines WHERE id = stages.pipeline_id) AS trace_id"
 
 _LEVEL = {
     StageStatus.FAILED: "Error",
@@ -56,10 +68,13 @@ def dispatch(
     conn: sqlite3.Connection, stage_id: int, now: float, reason: str
 ) -> Job | Held | None:
     """Ready stage → `Pending` (SPEC §3.3) unless a policy holds it back (SPEC §6); returns the
-    job to publish, the hold, or None if the stage moved."""
-    with tx(conn):
+    job to publish, the hold, or None if the stage moved. The stage is locked before the gate
+    runs: a second dispatcher of it waits, then finds it moved, so a dispatch spends a policy's
+    budget at most once."""
+    with tx(conn, ROW_LOCKS):
         row = conn.execute(
-            "SELECT * FROM stages WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled')",
+            f"SELECT *, {MAY_HAVE_POLICIES} FROM stages"
+            " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled')" + for_update(conn),
             (stage_id,),
         ).fetchone()
         if row is None:
@@ -88,7 +103,7 @@ def dispatch(
 def finish_pipeline(
     conn: sqlite3.Connection, pipeline_id: int, status: str, reason: str, now: float
 ) -> bool:
-    with tx(conn):
+    with tx(conn, ROW_LOCKS):  # one conditional update: it re-checks the row it waited for
         cur = conn.execute(
             "UPDATE pipelines SET status = ?, finished_at = ?, updated_at = ?"
             " WHERE id = ? AND status IN ('NotStarted', 'Running')",
@@ -139,12 +154,15 @@ def lease(
     now: float,
     lease_seconds: float,
 ) -> list[Delivered]:
-    """`Pending → Running` for each job still current (SPEC §3.4); stale jobs are dropped."""
+    """`Pending → Running` for each job still current (SPEC §3.4); stale jobs are dropped.
+    Each stage is locked as it is read: a racing lease of the same job waits, then finds it
+    `Running` and drops it, so exactly one delivery gets a token."""
     out: list[Delivered] = []
-    with tx(conn):
+    with tx(conn, ROW_LOCKS):
         for job in jobs:
             row = conn.execute(
-                "SELECT * FROM stages WHERE id = ? AND status = 'Pending' AND attempt = ?",
+                f"SELECT *, {MAY_HAVE_POLICIES}, {_TRACE_ID} FROM stages"
+                " WHERE id = ? AND status = 'Pending' AND attempt = ?" + for_update(conn),
                 (job.stage_id, job.attempt),
             ).fetchone()
             if row is None:
@@ -180,9 +198,10 @@ def lease(
 
 
 def return_leases(conn: sqlite3.Connection, tokens: Sequence[str], now: float) -> list[Job]:
-    """Deliveries nobody received (the puller left): back to `Pending`, same attempt."""
+    """Deliveries nobody received (the puller left): back to `Pending`, same attempt (one
+    conditional update per token, which re-checks a row it had to wait for)."""
     jobs = []
-    with tx(conn):
+    with tx(conn, ROW_LOCKS):
         for key in map(digest, tokens):
             row = conn.execute(
                 "UPDATE stages SET status = 'Pending', lease_token = NULL, lease_until = NULL,"
@@ -204,7 +223,8 @@ def _lease_for(
     lease_row = conn.execute("SELECT * FROM job_leases WHERE token = ?", (token,)).fetchone()
     if lease_row is None or lease_row["application_id"] != application_id:
         return None, None, AckOutcome("not_found", "unknown job token")
-    stage = conn.execute("SELECT * FROM stages WHERE id = ?", (lease_row["stage_id"],)).fetchone()
+    stage = conn.execute(f"SELECT *, {MAY_HAVE_POLICIES} FROM stages WHERE id = ?"
+                         + for_update(conn), (lease_row["stage_id"],)).fetchone()
     return lease_row, stage, None
 
 
@@ -232,6 +252,14 @@ def _current(
     if lease_row["state"] == "acked":
         return lease_row, stage, AckOutcome("duplicate", "already applied", stage["pipeline_id"])
     if stage["lease_token"] != token or stage["status"] != StageStatus.RUNNING:
+        # The lease was read before the stage's lock: the transaction this one waited for may
+        # have settled it (a concurrent ack of the same token: then this one is a duplicate).
+        lease_row = conn.execute("SELECT * FROM job_leases WHERE token = ?", (token,)).fetchone()
+        if lease_row is None:  # purged meanwhile with its finished pipeline
+            return None, None, AckOutcome("not_found", "unknown job token")
+        if lease_row["state"] == "acked":
+            return lease_row, stage, AckOutcome("duplicate", "already applied",
+                                                stage["pipeline_id"])
         return None, None, AckOutcome("conflict", _conflict_reason(stage, lease_row),
                                       stage["pipeline_id"])
     if stage["lease_until"] is not None and stage["lease_until"] < now:
@@ -243,47 +271,56 @@ def ack(
     conn: sqlite3.Connection, application_id: int, token: str, result: JobResult, now: float
 ) -> AckOutcome:
     """Apply a worker's result as one conditional update (SPEC §3.5)."""
-    with tx(conn):
+    with tx(conn, ROW_LOCKS):  # the stage is locked by `_current`
         lease_row, stage, answer = _current(conn, application_id, token, now)
         if answer is not None:
             return answer
         assert lease_row is not None and stage is not None
-        view = StageView(conn, stage)
-        t = sm.settle(stage_state(stage), result, now, retry=retry_rule(view),
-                      rand=random.random())
-        if not write_transition(conn, stage, t, now, output=result.output,
-                                error_code=result.error_code):
-            return AckOutcome("conflict", "superseded: the stage moved", stage["pipeline_id"])
-        conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
-                     (lease_row["token"],))
-        for line in result.logs:
-            stage_log(conn, stage["pipeline_id"], stage["id"], line.created, line.level,
-                      line.message, state_change=False)
-        if t.status == StageStatus.COMPLETED:
-            conn.executemany(
-                "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
-                " value = excluded.value, value_type = excluded.value_type,"
-                " updated_at = excluded.updated_at",
-                [(stage["pipeline_id"], c.key, c.value, c.value_type, now) for c in result.context],
-            )
-        if lease_row["worker_id"]:
-            column = "processed" if t.status == StageStatus.COMPLETED else "failed"
-            conn.execute(f"UPDATE workers SET {column} = {column} + 1 WHERE id = ?",
-                         (lease_row["worker_id"],))
-        attempt_ok = result.is_success and t.status == StageStatus.COMPLETED
-        wake = attempt_finished(view, attempt_ok, now)
-        started = stage["attempt_started_at"]
-        return AckOutcome("applied", "", stage["pipeline_id"], t.status, None, stage["handler"],
-                          None if started is None else now - started, tuple(wake),
-                          stage_id=stage["id"], triggers=tuple(view.triggers))
+        outcome = apply_result(conn, stage, result, now, lease_row["worker_id"])
+        if outcome.kind == "applied":
+            conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
+                         (lease_row["token"],))
+        return outcome
+
+
+def apply_result(
+    conn: sqlite3.Connection, stage: sqlite3.Row, result: JobResult, now: float,
+    worker_id: str | None,
+) -> AckOutcome:
+    """Settle the attempt `stage` (as read in this transaction) with `result`: the
+    transition, its logs, context items and the worker's counters."""
+    view = StageView(conn, stage)
+    t = sm.settle(stage_state(stage), result, now, retry=retry_rule(view), rand=random.random())
+    if not write_transition(conn, stage, t, now, output=result.output,
+                            error_code=result.error_code):
+        return AckOutcome("conflict", "superseded: the stage moved", stage["pipeline_id"])
+    for line in result.logs:
+        stage_log(conn, stage["pipeline_id"], stage["id"], line.created, line.level,
+                  line.message, state_change=False)
+    if t.status == StageStatus.COMPLETED:
+        conn.executemany(
+            "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
+            " value = excluded.value, value_type = excluded.value_type,"
+            " updated_at = excluded.updated_at",
+            [(stage["pipeline_id"], c.key, c.value, c.value_type, now) for c in result.context],
+        )
+    if worker_id:
+        column = "processed" if t.status == StageStatus.COMPLETED else "failed"
+        conn.execute(f"UPDATE workers SET {column} = {column} + 1 WHERE id = ?", (worker_id,))
+    attempt_ok = result.is_success and t.status == StageStatus.COMPLETED
+    wake = attempt_finished(view, attempt_ok, now)
+    started = stage["attempt_started_at"]
+    return AckOutcome("applied", "", stage["pipeline_id"], t.status, None, stage["handler"],
+                      None if started is None else now - started, tuple(wake),
+                      stage_id=stage["id"], triggers=tuple(view.triggers))
 
 
 def requeue(
     conn: sqlite3.Connection, application_id: int, token: str, now: float, max_redeliveries: int
 ) -> AckOutcome:
     """The worker hands the job back: a lost attempt (SPEC §3.7), not a failure."""
-    with tx(conn):
+    with tx(conn, ROW_LOCKS):  # the stage is locked by `_current`
         _, stage, answer = _current(conn, application_id, token, now)
         if answer is not None:
             return answer
@@ -301,7 +338,7 @@ def extend(
     conn: sqlite3.Connection, application_id: int, token: str, seconds: float, now: float
 ) -> float:
     """Push the lease deadline forward, never past the attempt's `timeOut`."""
-    with tx(conn):
+    with tx(conn, ROW_LOCKS):  # the stage is locked by `_current`
         _, stage, answer = _current(conn, application_id, token, now)
         if answer is not None:
             status = {"not_found": 404, "duplicate": 409}.get(answer.kind, 409)
@@ -346,10 +383,14 @@ def _reclaim_rows(
 
 
 def reclaim_expired(conn: sqlite3.Connection, now: float, max_redeliveries: int) -> Reclaimed:
-    """Running stages whose lease ran out without an ack."""
-    with tx(conn):
+    """Running stages whose lease ran out without an ack. They are locked as they are read
+    (waiting for an ack in flight, then skipping a row it moved). Not SKIP LOCKED: the watchdog
+    would see the skipped row's deadline passed and look again at once, spinning until the
+    lock went; waiting costs one transaction's time and no CPU."""
+    with tx(conn, ROW_LOCKS):
         rows = conn.execute(
-            "SELECT * FROM stages WHERE status = 'Running' AND lease_until <= ? LIMIT 500", (now,)
+            "SELECT * FROM stages WHERE status = 'Running' AND lease_until <= ? LIMIT 500"
+            + for_update(conn), (now,)
         ).fetchall()
         return _reclaim_rows(conn, rows, now, max_redeliveries, "job lease expired without an ack")
 
@@ -357,20 +398,23 @@ def reclaim_expired(conn: sqlite3.Connection, now: float, max_redeliveries: int)
 def reclaim_worker(
     conn: sqlite3.Connection, worker_id: str, now: float, max_redeliveries: int, reason: str
 ) -> Reclaimed:
-    """Every stage a lost or departed worker still holds."""
-    with tx(conn):
+    """Every stage a lost or departed worker still holds (locked as they are read)."""
+    with tx(conn, ROW_LOCKS):
         rows = conn.execute(
-            "SELECT * FROM stages WHERE status = 'Running' AND lease_worker_id = ?", (worker_id,)
+            "SELECT * FROM stages WHERE status = 'Running' AND lease_worker_id = ?"
+            + for_update(conn), (worker_id,)
         ).fetchall()
         return _reclaim_rows(conn, rows, now, max_redeliveries, reason)
 
 
 def fail_stale_pending(conn: sqlite3.Connection, now: float, timeout: float) -> Reclaimed:
-    """Pending longer than STAGE_PENDING_TIMEOUT: a failed attempt (SPEC §3.8)."""
+    """Pending longer than STAGE_PENDING_TIMEOUT: a failed attempt (SPEC §3.8). Locked as
+    they are read, like `reclaim_expired` (a lease in flight wins, then the row is skipped)."""
     pids, failed, stuck = set(), [], []
-    with tx(conn):
+    with tx(conn, ROW_LOCKS):
         rows = conn.execute(
-            "SELECT * FROM stages WHERE status = 'Pending' AND pending_since <= ? LIMIT 500",
+            "SELECT * FROM stages WHERE status = 'Pending' AND pending_since <= ? LIMIT 500"
+            + for_update(conn),
             (now - timeout,),
         ).fetchall()
         for row in rows:

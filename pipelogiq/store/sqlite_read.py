@@ -23,18 +23,22 @@ def context_items(conn: sqlite3.Connection, pipeline_id: int) -> list[dict[str, 
 
 
 def stage_next(conn: sqlite3.Connection, stage: sqlite3.Row) -> tuple[dict[str, Any], dict[str, str]]:
-    """The StageNext payload (SPEC §4.2) and headers of a job, with current context."""
-    p = conn.execute(
-        "SELECT trace_id FROM pipelines WHERE id = ?", (stage["pipeline_id"],)
-    ).fetchone()
-    traceparent = f"00-{p['trace_id']}-{stage['span_id']}-01"
+    """The StageNext payload (SPEC §4.2) and headers of a job, with current context. The
+    stage row may carry its pipeline's `trace_id` (one query less)."""
+    if "trace_id" in stage.keys():
+        trace_id = stage["trace_id"]
+    else:
+        trace_id = conn.execute(
+            "SELECT trace_id FROM pipelines WHERE id = ?", (stage["pipeline_id"],)
+        ).fetchone()[0]
+    traceparent = f"00-{trace_id}-{stage['span_id']}-01"
     options = json.loads(stage["options"])
     payload = _drop_empty({
         "appId": stage["application_id"],
         "stageId": stage["id"],
         "pipelineId": stage["pipeline_id"],
         "executionId": stage["pipeline_id"],
-        "traceId": p["trace_id"],
+        "traceId": trace_id,
         "spanId": stage["span_id"],
         "traceparent": traceparent,
         "stageHandlerName": stage["handler"],

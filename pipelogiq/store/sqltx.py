@@ -1,4 +1,4 @@
-"""Transaction and row helpers for the SQLite connection thread."""
+"""Transaction and row helpers for the store's SQL functions (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,25 @@ from typing import Any
 
 from pipelogiq.domain import StageOptions, StageState, StageStatus
 
+# PostgreSQL isolation for `tx`. SQLite has one writer: every write transaction is taken at
+# once (IMMEDIATE) and so is serial whatever is asked for.
+SERIALIZABLE = "SERIALIZABLE"
+# READ COMMITTED, for a function that locks every row whose reading decides what it writes
+# (`for_update`) and otherwise writes only by conditional updates (on status, attempt, token),
+# inserts and single-statement increments: it needs no more, and it escapes SERIALIZABLE's
+# false conflicts (hot stages share index pages: most concurrent transitions failed and ran
+# again). Each such function says why it is safe; the rest stay SERIALIZABLE.
+ROW_LOCKS = "READ COMMITTED"
+
 
 @contextmanager
-def tx(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction: taken at once (IMMEDIATE) so conditional updates never race."""
-    conn.execute("BEGIN IMMEDIATE")
+def tx(conn: sqlite3.Connection, isolation: str = SERIALIZABLE) -> Iterator[sqlite3.Connection]:
+    """One write transaction: on SQLite taken at once (IMMEDIATE) so conditional updates never
+    race; on PostgreSQL at `isolation`, and run again by the pool if it loses a race."""
+    if isolation == SERIALIZABLE or dialect_of(conn) != "postgres":
+        conn.execute("BEGIN IMMEDIATE")  # the PostgreSQL facade reads it as SERIALIZABLE
+    else:
+        conn.execute(f"BEGIN ISOLATION LEVEL {isolation}")
     try:
         yield conn
     except BaseException:
@@ -82,6 +96,13 @@ def contains(column: str) -> str:
 def dialect_of(conn: Any) -> str:
     """The SQL dialect: `postgres` for the PostgreSQL facade, `sqlite` for sqlite3."""
     return str(getattr(conn, "dialect", "sqlite"))
+
+
+def for_update(conn: Any) -> str:
+    """The clause that locks the rows a SELECT returns until the transaction ends, and makes
+    a SELECT that waited for a lock read the rows as they are now (PostgreSQL re-checks its
+    WHERE then). Nothing on SQLite, whose write transactions are serial anyway."""
+    return " FOR UPDATE" if dialect_of(conn) == "postgres" else ""
 
 
 def int_floor(conn: Any, expr: str) -> str:

@@ -27,7 +27,7 @@ from pipelogiq.domain import (
 )
 from pipelogiq.policies import PolicyDraft, parse_targeting, validate_rule
 from pipelogiq.store import postgres
-from pipelogiq.store.base import PipelineQuery, StoreError
+from pipelogiq.store.base import Held, PipelineQuery, StoreError
 from pipelogiq.store.observability_store import TraceQuery
 from pipelogiq.store.policies_store import PolicyAccess, PolicyQuery
 from pipelogiq.store.postgres import PostgresStore
@@ -488,6 +488,101 @@ async def test_two_stores_racing_for_one_stage_exactly_one_wins(
             assert sorted(outcomes) == ["applied", "duplicate"]
 
 
+async def _all(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run every call at once; their results in the calls' order."""
+    out: list[Any] = [None] * len(calls)
+
+    async def one(i: int) -> None:
+        out[i] = await calls[i]()
+
+    async with trio.open_nursery() as nursery:
+        for i in range(len(calls)):
+            nursery.start_soon(one, i)
+    return out
+
+
+async def test_two_stores_sharing_a_rate_limit_never_exceed_it(
+        store: SqlStore, open_store: Opener, clock: ManualClock) -> None:
+    """The bucket is read, computed on and written back by each dispatch: racing dispatches
+    (two stores, every stage asked for by both at once) must take slots one after another."""
+    app = await new_app(store)
+    rule = validate_rule("rate_limit", {"limit": 3, "windowSeconds": 60, "keyBy": "global"})
+    await store.create_policy(
+        PolicyDraft(app, "three a minute", "rate_limit", rule, parse_targeting({})), "ann")
+    ids = [(await new_pipeline(store, app, 1, f"p{i}"))[1][0] for i in range(12)]
+    async with open_store() as second:
+        stores = (store, second)
+
+        async def dispatch_all() -> list[Any]:
+            return await _all([lambda s=s, sid=sid: s.dispatch(sid, "race")
+                               for sid in ids for s in stores])
+
+        first = await dispatch_all()
+        assert sum(isinstance(r, Job) for r in first) == 3  # burst = limit, no time elapsed
+        # Every held stage reserved its own slot, one emission interval (20 s) after another:
+        # a lost update of the bucket would give two stages one slot.
+        holds = {r.pipeline_id: r.until for r in first if isinstance(r, Held)}
+        assert sorted(holds.values()) == [T0 + 20 * k for k in range(1, 10)]
+
+        clock.t += 45  # burst + limit * 45/60 = 5.25: two more slots have come
+        again = await dispatch_all()
+        assert sum(isinstance(r, Job) for r in again) == 2
+        _, counts = zip(*[await status_of(store, pid) for pid in holds], strict=True)
+        assert sum(c == ["Pending"] for c in counts) == 2
+
+
+async def test_two_stores_racing_to_lease_and_settle_many_jobs(
+        store: SqlStore, open_store: Opener) -> None:
+    """Both stores lease every job at once (in opposite orders: row locks taken crosswise
+    deadlock, and the loser runs again); then each job is acked by one store while the other
+    hands it back. Every job is delivered once and settled once, consistently."""
+    app = await new_app(store)
+    ids = [(await new_pipeline(store, app, 1, f"p{i}"))[1][0] for i in range(16)]
+    jobs = [await store.dispatch(sid, "ready") for sid in ids]
+    assert all(isinstance(j, Job) for j in jobs)
+    async with open_store() as second:
+        batches = await _all([lambda: store.lease(jobs, "q", None, 30),
+                              lambda: second.lease(jobs[::-1], "q", None, 30)])
+        delivered = [d for batch in batches for d in batch]
+        assert sorted(d.payload["stageId"] for d in delivered) == sorted(ids)
+
+        calls: list[Callable[[], Any]] = []
+        for i, d in enumerate(delivered):
+            acker, giver = (store, second) if i % 2 else (second, store)
+            calls.append(lambda s=acker, t=d.token: s.ack(app, t, JobResult(output="done")))
+            calls.append(lambda s=giver, t=d.token: s.requeue(app, t, 3))
+        outcomes = await _all(calls)
+    for d, ack, requeue in zip(delivered, outcomes[::2], outcomes[1::2], strict=True):
+        pid = d.payload["pipelineId"]
+        _, (st,) = await store.stage_states(pid)
+        if ack.kind == "applied":
+            assert requeue.kind == "duplicate"
+            assert (st.status, st.attempt) == ("Completed", 1)
+        else:
+            assert (requeue.kind, ack.kind) == ("applied", "conflict")
+            assert (st.status, st.attempt) == ("Pending", 2)
+
+
+async def test_two_stores_counting_failures_open_the_breaker(
+        store: SqlStore, open_store: Opener) -> None:
+    """Failures counted at once by two stores each see the others': the breaker opens."""
+    app = await new_app(store)
+    rule = validate_rule("circuit_breaker", {"failureThreshold": 6, "windowSeconds": 60,
+                                             "openSeconds": 30, "halfOpenMaxCalls": 1})
+    await store.create_policy(
+        PolicyDraft(app, "breaker", "circuit_breaker", rule, parse_targeting({})), "ann")
+    ids = [(await new_pipeline(store, app, 1, f"p{i}"))[1][0] for i in range(7)]
+    delivered = [await deliver(store, sid) for sid in ids[:6]]
+    async with open_store() as second:
+        outcomes = await _all([
+            lambda s=(store, second)[i % 2], t=d.token: s.ack(
+                app, t, JobResult(is_success=False, error_code="E"))
+            for i, d in enumerate(delivered)])
+    assert all(o.kind == "applied" for o in outcomes)
+    assert sum(any("opened" in t.what for t in o.triggers) for o in outcomes) == 1
+    assert isinstance(await store.dispatch(ids[6], "ready"), Held)
+
+
 async def test_postgres_ping_fails_when_the_database_is_gone(pg_url: str,
                                                              clock: ManualClock) -> None:
     async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar) as store:
@@ -541,23 +636,23 @@ async def test_postgres_store_reconnects_after_its_connections_are_killed(
         name = pg_url.rsplit("/", 1)[1]
         killed = pgdb.psql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
                            f" WHERE datname = '{name}' AND pid <> pg_backend_pid()")
-        assert int(killed) == 4
+        assert int(killed) == postgres.POOL_SIZE
         failures = 0
-        for _ in range(8):  # a thread may learn of its dead connection by one failed call
+        for _ in range(2 * postgres.POOL_SIZE):  # a connection may learn it died by one failure
             try:
                 await store.count_users()
             except Exception:
                 failures += 1
-        assert failures <= 4
-        for _ in range(8):
+        assert failures <= postgres.POOL_SIZE
+        for _ in range(2 * postgres.POOL_SIZE):
             assert await store.count_users() == 0
 
 
-def _write_two_rows_losing_the_connection_between(conn: Any) -> None:
+def _write_two_rows_losing_the_connection_between(conn: Any, database: str) -> None:
     with tx(conn):
         conn.execute("INSERT INTO kv_settings (key, value) VALUES ('first', '1')")
         pgdb.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                  " WHERE application_name = 'pipelogiq' AND state LIKE 'idle in transaction%'")
+                  f" WHERE datname = '{database}' AND state LIKE 'idle in transaction%'")
         conn.execute("INSERT INTO kv_settings (key, value) VALUES ('second', '2')")
 
 
@@ -566,6 +661,47 @@ async def test_postgres_never_finishes_a_transaction_on_a_new_connection(
     async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar, pool_size=1) as store:
         await store.migrate()
         with pytest.raises(Exception):  # noqa: B017 - the driver's error, whichever it is
-            await store.run(_write_two_rows_losing_the_connection_between)
+            await store.run(_write_two_rows_losing_the_connection_between,
+                            pg_url.rsplit("/", 1)[1])
         assert await store.get_or_set_setting("first", "absent") == "absent"
         assert await store.get_or_set_setting("second", "absent") == "absent"
+
+
+def _insert_then_fail(conn: Any) -> None:
+    with tx(conn):
+        conn.execute("INSERT INTO kv_settings (key, value) VALUES ('failed', '1')")
+        raise ValueError("the function's own error")
+
+
+def _insert_and_leave_open(conn: Any) -> None:
+    conn.execute("BEGIN")
+    conn.execute("INSERT INTO kv_settings (key, value) VALUES ('open', '1')")
+
+
+def _sleep_long(conn: Any) -> None:
+    with tx(conn):
+        conn.execute("INSERT INTO kv_settings (key, value) VALUES ('cancelled', '1')")
+        conn.execute("SELECT pg_sleep(30)")
+
+
+async def test_postgres_transaction_guards(pg_url: str, clock: ManualClock) -> None:
+    """On one connection: a failed function is rolled back, one that leaves its transaction
+    open is rolled back and refused, and a readiness probe cancelled mid-statement gives up
+    at once, its statement cancelled on the server, and leaves the connection usable."""
+    async with Sidecar() as sidecar, PostgresStore(pg_url, clock, sidecar, pool_size=1) as store:
+        await store.migrate()
+        with pytest.raises(ValueError, match="own error"):
+            await store.run(_insert_then_fail)
+        with pytest.raises(RuntimeError, match="left its transaction open"):
+            await store.run(_insert_and_leave_open)
+        with trio.fail_after(10):  # not the 30 s the statement would take
+            with trio.move_on_after(0.2) as scope:
+                await store._db.run(_sleep_long, shield=False)
+        assert scope.cancelled_caught
+        assert await store.get_or_set_setting("failed", "absent") == "absent"
+        assert await store.get_or_set_setting("open", "absent") == "absent"
+        assert await store.get_or_set_setting("cancelled", "absent") == "absent"
+        name = pg_url.rsplit("/", 1)[1]
+        sleeping = pgdb.psql("SELECT count(*) FROM pg_stat_activity"
+                             f" WHERE datname = '{name}' AND query LIKE 'SELECT pg_sleep%'")
+        assert int(sleeping) == 0

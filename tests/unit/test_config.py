@@ -116,6 +116,9 @@ def test_every_setting_is_read() -> None:
         "RABBIT_PREFETCH": "10",
         "LOG_LEVEL": "debug",
         "LOG_FORMAT": "Console",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_EXPORTER_OTLP_HEADERS": "x-token=a%20b, X-Tenant=7",
+        "OTEL_SERVICE_NAME": "control-plane",
     }
     assert set(env) == {doc.variable for doc in SETTINGS_DOC}
     s = load_settings(env)
@@ -148,6 +151,29 @@ def test_every_setting_is_read() -> None:
     assert s.rabbit_prefetch == 10
     assert s.log_level == "DEBUG"
     assert s.log_format == "console"
+    assert s.otel_exporter_otlp_endpoint == "http://collector:4318"
+    assert s.otel_exporter_otlp_headers == (("x-token", "a b"), ("X-Tenant", "7"))
+    assert s.otel_service_name == "control-plane"
+    assert "a b" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318", "expected an http:// or https:// URL"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "grpc://c:4317", "expected an http:// or https:// URL"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:99999", "invalid host or port"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "token", "entry 1: expected name=value"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "a=1,bad name=2", "entry 2: expected name=value"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "a=", "a: expected a non-empty printable ASCII value"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "a=%0Asecret", "a: expected a non-empty printable"),
+    ],
+)
+def test_otel_settings_are_validated(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({variable: value})
+    assert err.value.variable == variable and message in str(err.value)
+    assert "secret" not in str(err.value)
 
 
 # --------------------------------------------------------------------------- durations

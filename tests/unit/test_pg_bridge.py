@@ -1,16 +1,27 @@
 """The PostgreSQL facade's pure parts: SQL translation, status parsing, parameter coercion,
-and the connection thread's retry of a transaction that lost a race (no server needed)."""
+synchronous code awaiting through a greenlet, and the pool's retry of a transaction that lost
+a race (no server needed: the greenlet runner awaits whatever it is given, here under Trio)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
+import trio
 
-from pipelogiq.bridge.sidecar import Sidecar
-from pipelogiq.store import pg_threads
-from pipelogiq.store.pg_bridge import SERIALIZABLE, PgCursor, _to_int, _to_text, translate
-from pipelogiq.store.pg_threads import PgThreads
+from pipelogiq.store import pg_pool
+from pipelogiq.store.pg_bridge import (
+    SERIALIZABLE,
+    PgCursor,
+    _to_int,
+    _to_text,
+    await_,
+    run_in_greenlet,
+    translate,
+)
+from pipelogiq.store.pg_pool import PgPool
+from pipelogiq.store.sqltx import ROW_LOCKS, for_update, tx
 
 
 @pytest.mark.parametrize(("sql", "expected"), [
@@ -23,6 +34,7 @@ from pipelogiq.store.pg_threads import PgThreads
     ("BEGIN IMMEDIATE", SERIALIZABLE),
     ("begin exclusive", SERIALIZABLE),
     ("BEGIN", "BEGIN"),
+    ("BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN ISOLATION LEVEL READ COMMITTED"),
     ("COMMIT", "COMMIT"),
 ])
 def test_translate(sql: str, expected: str) -> None:
@@ -45,22 +57,110 @@ def test_coercion_does_what_sqlite_would() -> None:
     assert _to_text(5) == "5" and _to_text(False) == "0" and _to_text(None) is None
 
 
+# -- synchronous code awaiting through a greenlet ----------------------------------------------
+
+class Boom(Exception):
+    pass
+
+
+async def _double(x: int) -> int:
+    await trio.lowlevel.checkpoint()
+    return 2 * x
+
+
+async def _fail() -> None:
+    await trio.lowlevel.checkpoint()
+    raise Boom("from the loop")
+
+
+async def test_sync_code_awaits_through_the_greenlet() -> None:
+    seen: list[str] = []
+
+    def work(a: int) -> int:
+        total = await_(_double(a)) + await_(_double(a + 1))
+        try:
+            await_(_fail())
+        except Boom:  # thrown back in where it awaited
+            seen.append("caught")
+        return total
+
+    assert await run_in_greenlet(work, 5) == 22
+    assert seen == ["caught"]
+
+    def unhandled() -> None:
+        await_(_fail())
+
+    with pytest.raises(Boom):
+        await run_in_greenlet(unhandled)
+
+
+async def test_greenlets_interleave_on_one_loop() -> None:
+    order: list[str] = []
+
+    def step(name: str, event: trio.Event, other: trio.Event) -> None:
+        order.append(f"{name} starts")
+        event.set()
+        await_(other.wait())
+        order.append(f"{name} ends")
+
+    a, b = trio.Event(), trio.Event()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(run_in_greenlet, step, "a", a, b)
+        nursery.start_soon(run_in_greenlet, step, "b", b, a)
+    assert sorted(order[:2]) == ["a starts", "b starts"]
+
+
+def test_await_outside_a_transaction_is_refused() -> None:
+    with pytest.raises(RuntimeError, match="outside"):
+        await_(_double(1))
+
+
+# -- the isolation a transaction asks for --------------------------------------------------------
+
+class Recorder:
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self.sql: list[str] = []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self.sql.append(sql)
+
+
+def test_tx_asks_postgres_for_its_isolation_and_sqlite_for_its_lock() -> None:
+    pg, lite = Recorder("postgres"), Recorder("sqlite")
+    for conn in (pg, lite):
+        with tx(conn):  # type: ignore[arg-type]
+            pass
+        with tx(conn, ROW_LOCKS):  # type: ignore[arg-type]
+            pass
+    assert pg.sql == ["BEGIN IMMEDIATE", "COMMIT", "BEGIN ISOLATION LEVEL READ COMMITTED", "COMMIT"]
+    assert lite.sql == ["BEGIN IMMEDIATE", "COMMIT"] * 2
+    assert translate(pg.sql[0]) == SERIALIZABLE
+    assert for_update(pg) == " FOR UPDATE" and for_update(lite) == ""
+
+
+# -- the pool runs a transaction that lost a race again ------------------------------------------
+
 class SerializationFailure(Exception):
     sqlstate = "40001"
 
 
+class FakeSidecar:
+    async def run(self, corofn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        return await corofn(*args)
+
+
 class FakeConn:
-    def __init__(self) -> None:
-        self.rollbacks = 0
-
-    def rollback(self) -> None:
-        self.rollbacks += 1
+    async def transact(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+        return fn(self, *args)
 
 
-def test_a_transaction_that_lost_a_race_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pg_threads, "BACKOFF", 0.0)
-    threads = PgThreads(Sidecar(), "postgresql://unused")
-    conn = FakeConn()
+def _pool() -> PgPool:
+    return PgPool(FakeSidecar(), "postgresql://unused")  # type: ignore[arg-type]
+
+
+async def test_a_transaction_that_lost_a_race_runs_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_pool, "BACKOFF", 0.0)
     calls: list[int] = []
 
     def work(c: Any, n: int) -> str:
@@ -69,21 +169,21 @@ def test_a_transaction_that_lost_a_race_runs_again(monkeypatch: pytest.MonkeyPat
             raise SerializationFailure("could not serialize access")
         return "done"
 
-    assert threads.invoke(conn, work, (7,)) == "done"  # type: ignore[arg-type]
-    assert calls == [7, 7, 7] and conn.rollbacks == 2
+    assert await _pool()._transact(FakeConn(), work, (7,)) == "done"  # type: ignore[arg-type]
+    assert calls == [7, 7, 7]
 
     def broken(c: Any) -> None:
+        calls.append(0)
         raise ValueError("not a race")
 
     with pytest.raises(ValueError):
-        threads.invoke(conn, broken, ())  # type: ignore[arg-type]
-    assert conn.rollbacks == 2
+        await _pool()._transact(FakeConn(), broken, ())  # type: ignore[arg-type]
+    assert calls == [7, 7, 7, 0]
 
 
-def test_retries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pg_threads, "BACKOFF", 0.0)
-    monkeypatch.setattr(pg_threads, "MAX_ATTEMPTS", 4)
-    threads = PgThreads(Sidecar(), "postgresql://unused")
+async def test_retries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_pool, "BACKOFF", 0.0)
+    monkeypatch.setattr(pg_pool, "MAX_ATTEMPTS", 4)
     calls: list[None] = []
 
     def always(c: Any) -> None:
@@ -91,5 +191,5 @@ def test_retries_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         raise SerializationFailure()
 
     with pytest.raises(SerializationFailure):
-        threads.invoke(FakeConn(), always, ())  # type: ignore[arg-type]
+        await _pool()._transact(FakeConn(), always, ())  # type: ignore[arg-type]
     assert len(calls) == 4

@@ -21,7 +21,6 @@ async def test_results_and_exceptions_cross() -> None:
         assert await sc.run(add, 2, 3) == 5
         with pytest.raises(KeyError):
             await sc.run(boom)
-        assert await trio.to_thread.run_sync(sc.call, add, 4, 5) == 9
 
 
 async def test_cancelling_the_trio_caller_cancels_the_asyncio_task() -> None:
