@@ -18,6 +18,8 @@ import pgdb
 from pipelogiq.app import Running, run_server
 from pipelogiq.config import Settings
 
+pytest_plugins = ["storekit"]  # the store-level fixtures (clock, open_store, store)
+
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "correct-horse-battery"
 

@@ -14,9 +14,9 @@ from typing import Any
 import attrs
 import pytest
 import trio
-from httpreceiver import read_request, respond
 
 from conftest import Api
+from httpreceiver import read_request, respond
 from pipelogiq import alerts
 
 SECRET = "alert-webhook-secret-0123"

@@ -14,9 +14,9 @@ from typing import Any
 import attrs
 import pytest
 import trio
-from httpreceiver import Request, read_request, respond
 
 from conftest import Api
+from httpreceiver import Request, read_request, respond
 from pipelogiq import integrations
 
 SECRET = "webhook-signing-secret-42"

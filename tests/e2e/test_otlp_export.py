@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 import pytest
 import trio
-from httpreceiver import Request, read_request, respond
 
 from conftest import Api, make_settings
+from httpreceiver import Request, read_request, respond
 from pipelogiq.config import Settings
 
 GUARD = 15.0

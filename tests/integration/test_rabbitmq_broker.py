@@ -30,17 +30,9 @@ from pipelogiq.broker.rabbit_topology import (
 )
 from pipelogiq.broker.rabbitmq import RabbitBroker
 from pipelogiq.domain import Job
-
-HOST, PORT = "127.0.0.1", 5672
-URL = f"amqp://guest:guest@{HOST}:{PORT}/"
+from rabbit import HOST, URL, Proxy, rabbitmqctl
 
 pytestmark = pytest.mark.skipif(shutil.which("rabbitmqctl") is None, reason="no RabbitMQ here")
-
-
-async def rabbitmqctl(*args: str) -> str:
-    done = await trio.run_process(["rabbitmqctl", "-q", *args], capture_stdout=True,
-                                  capture_stderr=True)
-    return bytes(done.stdout).decode()
 
 
 async def _delete_everything(prefix: str, queues: list[str]) -> None:
@@ -299,51 +291,6 @@ async def test_reconnects_after_the_broker_closes_the_connection(
             await broker.publish_update(b"after")
             assert await updates.receive() == b"after"
         await broker.ping()
-
-
-class Proxy:
-    """A TCP proxy to RabbitMQ that the test can cut (and refuse connections) and restore."""
-
-    def __init__(self) -> None:
-        self.open = True
-        self._scopes: set[trio.CancelScope] = set()
-
-    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED
-                    ) -> None:
-        listeners = await trio.open_tcp_listeners(0, host=HOST)
-        port = listeners[0].socket.getsockname()[1]
-        async with trio.open_nursery() as nursery:
-            await nursery.start(trio.serve_listeners, self._handle, listeners)
-            task_status.started(port)
-
-    async def _handle(self, client: trio.SocketStream) -> None:
-        async with client:
-            if not self.open:
-                return
-            with trio.CancelScope() as scope:
-                self._scopes.add(scope)
-                try:
-                    async with await trio.open_tcp_stream(HOST, PORT) as upstream, \
-                            trio.open_nursery() as nursery:
-                        nursery.start_soon(self._pump, client, upstream, nursery.cancel_scope)
-                        nursery.start_soon(self._pump, upstream, client, nursery.cancel_scope)
-                finally:
-                    self._scopes.discard(scope)
-
-    @staticmethod
-    async def _pump(src: trio.SocketStream, dst: trio.SocketStream,
-                    done: trio.CancelScope) -> None:
-        try:
-            async for data in src:
-                await dst.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
-        done.cancel()
-
-    def cut(self) -> None:
-        self.open = False
-        for scope in self._scopes:
-            scope.cancel()
 
 
 async def test_outage_publish_waits_bounded_then_everything_resumes(

@@ -4,48 +4,9 @@ payload a job message carries."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-import trio
-
-from pipelogiq.bridge.sidecar import Sidecar
 from pipelogiq.domain import ContextItem, Job, JobResult, NewPipeline, NewStage, StageOptions
-from pipelogiq.store.postgres import PostgresStore
-from pipelogiq.store.sqlite import SqliteStore, SqlStore
-
-T0 = 1_800_000_000.0
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> float:
-        return self.t
-
-    def trio_deadline(self, wall: float) -> float:
-        return trio.current_time() + (wall - self.t)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path,
-                clock: ManualClock) -> AsyncIterator[SqlStore]:
-    if request.param == "sqlite":
-        async with SqliteStore(str(tmp_path / "amqp.db"), clock) as lite:
-            await lite.migrate()
-            yield lite
-        return
-    url = request.getfixturevalue("pg_url")
-    async with Sidecar() as sidecar, PostgresStore(url, clock, sidecar) as pg:
-        await pg.migrate()
-        yield pg
+from pipelogiq.store.sqlite import SqlStore
+from storekit import T0, ManualClock
 
 
 async def pipeline(store: SqlStore, *options: StageOptions) -> tuple[int, list[int]]:

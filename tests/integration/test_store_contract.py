@@ -5,9 +5,7 @@ same answers; times come from a clock the test moves."""
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -31,56 +29,9 @@ from pipelogiq.store.base import Held, PipelineQuery, StoreError
 from pipelogiq.store.observability_store import TraceQuery
 from pipelogiq.store.policies_store import PolicyAccess, PolicyQuery
 from pipelogiq.store.postgres import PostgresStore
-from pipelogiq.store.sqlite import SqliteStore, SqlStore
+from pipelogiq.store.sqlite import SqlStore
 from pipelogiq.store.sqltx import tx
-
-T0 = 1_800_000_000.0
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> float:
-        return self.t
-
-    def trio_deadline(self, wall: float) -> float:
-        return trio.current_time() + (wall - self.t)
-
-
-Opener = Callable[[], AbstractAsyncContextManager[SqlStore]]
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path,
-               clock: ManualClock) -> Opener:
-    """Opens another store on the same database (as another process would)."""
-    if request.param == "sqlite":
-        def lite() -> AbstractAsyncContextManager[SqlStore]:
-            return SqliteStore(str(tmp_path / "contract.db"), clock)
-
-        return lite
-    url = request.getfixturevalue("pg_url")
-
-    @asynccontextmanager
-    async def pg() -> AsyncIterator[SqlStore]:
-        async with Sidecar() as sidecar, PostgresStore(url, clock, sidecar) as store:
-            yield store
-
-    return pg
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def store(open_store: Opener) -> AsyncIterator[SqlStore]:
-    async with open_store() as s:
-        assert await s.migrate()
-        assert await s.migrate() == []
-        yield s
+from storekit import T0, ManualClock, Opener
 
 
 async def new_app(store: SqlStore, name: str = "app") -> int:

@@ -5,51 +5,19 @@ item; times come from a clock the test moves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-import trio
-
-from pipelogiq.bridge.sidecar import Sidecar
 from pipelogiq.domain import Job, JobResult, LogLine, NewPipeline, NewStage, StageOptions
 from pipelogiq.observability.tracing import Delivery, pipeline_spans
-from pipelogiq.store.postgres import PostgresStore
-from pipelogiq.store.sqlite import SqliteStore, SqlStore
+from pipelogiq.store.sqlite import SqlStore
+from storekit import T0, ManualClock
 
-T0 = 1_800_000_000.0
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CREATOR = "a1b2c3d4e5f60718"
 
 
-class ManualClock:
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> float:
-        return self.t
-
-    def trio_deadline(self, wall: float) -> float:
-        return trio.current_time() + (wall - self.t)
 
 
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path,
-                clock: ManualClock) -> AsyncIterator[SqlStore]:
-    if request.param == "sqlite":
-        async with SqliteStore(str(tmp_path / "traces.db"), clock) as lite:
-            await lite.migrate()
-            yield lite
-        return
-    url = request.getfixturevalue("pg_url")
-    async with Sidecar() as sidecar, PostgresStore(url, clock, sidecar) as pg:
-        await pg.migrate()
-        yield pg
 
 
 async def test_a_finished_pipeline_as_the_tracer_reads_it(store: SqlStore,

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import trio
-from test_alert_sites import Recorder
 
 from actor_harness import Harness, running_engine, settings, stage
 from pipelogiq import enforcement as enf
@@ -20,6 +19,7 @@ from pipelogiq.alerts import Alert
 from pipelogiq.domain import StageStatus
 from pipelogiq.policies import PolicyDraft, parse_targeting, validate_rule
 from pipelogiq.store.policies_store import PolicyAccess
+from test_alert_sites import Recorder
 
 
 async def policy(h: Harness, policy_type: str, rule: dict[str, Any],
