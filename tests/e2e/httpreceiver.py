@@ -3,6 +3,9 @@ h11 over a Trio socket on 127.0.0.1. One request per connection."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
+
 import attrs
 import h11
 import trio
@@ -44,3 +47,11 @@ async def respond(stream: trio.SocketStream, conn: h11.Connection, status: int) 
         status_code=status, headers=[("content-length", "0"), ("connection", "close")])))
     await stream.send_all(conn.send(h11.EndOfMessage()))
     await stream.aclose()
+
+
+async def serve(nursery: trio.Nursery,
+                handle: Callable[[trio.SocketStream], Awaitable[None]]) -> int:
+    """Serve `handle` on 127.0.0.1 on a free port until the nursery ends; returns the port."""
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0,
+                                                      host="127.0.0.1"))
+    return int(listeners[0].socket.getsockname()[1])

@@ -5,7 +5,6 @@ expects; the guard deadlines only turn a hang into a failure."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -16,7 +15,7 @@ import pytest
 import trio
 
 from conftest import Api
-from httpreceiver import read_request, respond
+from httpreceiver import read_request, respond, serve
 from pipelogiq import alerts
 
 SECRET = "alert-webhook-secret-0123"
@@ -86,9 +85,7 @@ class Receiver:
 @pytest.fixture
 async def receiver(nursery: trio.Nursery) -> Receiver:
     r = Receiver()
-    listeners = await nursery.start(functools.partial(trio.serve_tcp, r.handle, 0,
-                                                      host="127.0.0.1"))
-    r.port = listeners[0].socket.getsockname()[1]
+    r.port = await serve(nursery, r.handle)
     return r
 
 

@@ -4,7 +4,6 @@ answers. A failing remote is a 200 with `ok: false`, never a 5xx; secrets never 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -16,7 +15,7 @@ import pytest
 import trio
 
 from conftest import Api
-from httpreceiver import Request, read_request, respond
+from httpreceiver import Request, read_request, respond, serve
 from pipelogiq import integrations
 
 SECRET = "webhook-signing-secret-42"
@@ -51,9 +50,7 @@ class Remote:
 @pytest.fixture
 async def remote(nursery: trio.Nursery) -> Remote:
     server = Remote()
-    listeners = await nursery.start(functools.partial(trio.serve_tcp, server.handle, 0,
-                                                      host="127.0.0.1"))
-    server.port = listeners[0].socket.getsockname()[1]
+    server.port = await serve(nursery, server.handle)
     return server
 
 

@@ -5,7 +5,6 @@ worker's spans (children of the `traceparent` it was given) land in the pipeline
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 import trio
 
 from conftest import Api, make_settings
-from httpreceiver import Request, read_request, respond
+from httpreceiver import Request, read_request, respond, serve
 from pipelogiq.config import Settings
 
 GUARD = 15.0
@@ -57,9 +56,7 @@ class Collector:
 @pytest.fixture
 async def collector(nursery: trio.Nursery) -> Collector:
     c = Collector()
-    listeners = await nursery.start(functools.partial(trio.serve_tcp, c.handle, 0,
-                                                      host="127.0.0.1"))
-    c.port = listeners[0].socket.getsockname()[1]
+    c.port = await serve(nursery, c.handle)
     return c
 
 
