@@ -430,11 +430,15 @@ try {
     await card.and(page.locator('[data-status="Completed"]')).waitFor()
     await card.locator('[data-testid="stage-logs"] li', { hasText: 'charged on job 2' }).waitFor()
     if (worker.seen['e2e.charge'] !== 2) throw new Error(`charge ran ${worker.seen['e2e.charge']} times`)
-    await row.locator('[data-testid="status-badge"][data-status="Completed"]').waitFor()
     await shot('12-pipeline-rerun-completed')
     await panel.getByRole('button', { name: 'Close' }).click()
     await panel.waitFor({ state: 'detached' })
     if (page.url().includes('pipeline=')) throw new Error('closing the panel left ?pipeline= in the URL')
+    // the table shows it completed too (unfiltered: under ?status=Failed it may leave the list)
+    await page.goto(`${base}/pipelines`)
+    await page
+      .locator(`[data-testid="pipeline-row"][data-id="${failedId}"] [data-testid="status-badge"][data-status="Completed"]`)
+      .waitFor()
   })
 
   await step('filters by time period: relative (fixed), sliding (moves), absolute range; each applies at once and lives in the URL', async () => {
