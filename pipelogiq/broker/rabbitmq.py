@@ -84,8 +84,9 @@ def _incoming(msg: DeliveredMessage) -> Incoming:
 
 
 class _Link:
-    """One AMQP connection with a confirming publisher channel and a topology channel
-    (a failed declare closes its channel; keeping it apart spares in-flight publishes).
+    """One AMQP connection with a confirming publisher channel, a topology channel and a
+    channel for passive declares (a failed declare closes its channel; keeping each apart
+    spares in-flight publishes).
     Every coroutine here runs on the sidecar loop."""
 
     def __init__(self, conn: AbstractConnection, cfg: RabbitConfig) -> None:
@@ -93,6 +94,7 @@ class _Link:
         self.cfg = cfg
         self._pub: AbstractChannel | None = None
         self._topo: AbstractChannel | None = None
+        self._probe: AbstractChannel | None = None
         self._declared: set[str] = set()
 
     @classmethod
@@ -221,7 +223,9 @@ class _Link:
         await self.declare_exchange()  # a real round trip that also heals a deleted exchange
 
     async def queue_info(self, queue: str) -> QueueInfo | None:
-        ch = self._topo = await self._channel(self._topo, False)
+        # its own channel: a passive declare of a missing queue closes the channel it ran
+        # on, which must not break a publisher's declare in flight on the topology channel
+        ch = self._probe = await self._channel(self._probe, False)
         try:
             ok = await ch.queue_declare(queue, passive=True)
         except ChannelNotFoundEntity:

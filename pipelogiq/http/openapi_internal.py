@@ -24,6 +24,7 @@ POLICY = _obj({"name": S, "type": S, "applicationId": INT, "status": S,
                    "tagsExclude": ARR_S, "environment": S}), "description": S},
               ["name", "type", "rules"])
 PAGE = ("pageNumber:integer", "pageSize:integer")
+DEAD_LETTERS = _obj({"queue": S, "count": INT}, ["queue"])
 
 # method, path, summary, body schema (or None), query parameters ("name:type")
 ROUTES: list[tuple[str, str, str, dict[str, Any] | None, tuple[str, ...]]] = [
@@ -101,6 +102,12 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None, tuple[str, ...]]] = [
      ("range:string", "applicationId:integer")),
     ("GET", "/api/stats/executions", "counts over time", None,
      ("range:string", "bucket:string", "applicationId:integer")),
+    ("GET", "/api/deadletters", "dead-letter queues and their depth (Admin)", None, ()),
+    ("GET", "/api/deadletters/messages", "peek at a dead-letter queue, leaving it (Admin)",
+     None, ("queue:string", "limit:integer")),
+    ("POST", "/api/deadletters/resend", "move dead letters back to their queue (Admin)",
+     DEAD_LETTERS, ()),
+    ("POST", "/api/deadletters/discard", "drop dead letters (Admin)", DEAD_LETTERS, ()),
     ("GET", "/api/policies", "policies with KPIs", None, (
         *PAGE, "search:string", "type:string", "status:string", "applicationId:integer",
         "sortBy:string", "sortDir:string")),

@@ -65,6 +65,10 @@ class AdminStore(Protocol):
     # -- keywords, application logs, workers ---------------------------------------------
     async def keyword_values(self, apps: Sequence[int]) -> list[dict[str, Any]]: ...
 
+    async def handler_pairs(self, limit: int) -> list[tuple[int, str]]:
+        """Distinct (application, handler) of all stages, deployment-wide (not scoped)."""
+        ...
+
     async def application_logs(self, apps: Sequence[int], page: int, size: int,
                                levels: Sequence[str], search: str | None) -> dict[str, Any]: ...
 
@@ -154,6 +158,9 @@ class SqliteAdminMethods:
     # -- keywords, application logs, workers ---------------------------------------------
     async def keyword_values(self, apps: Sequence[int]) -> list[dict[str, Any]]:
         return await self.run(read.keyword_values, apps)
+
+    async def handler_pairs(self, limit: int) -> list[tuple[int, str]]:
+        return await self.run(read.handler_pairs, limit)
 
     async def application_logs(self, apps: Sequence[int], page: int, size: int,
                                levels: Sequence[str], search: str | None) -> dict[str, Any]:

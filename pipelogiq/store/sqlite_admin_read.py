@@ -39,6 +39,14 @@ def keyword_values(conn: sqlite3.Connection, app_ids: Sequence[int]) -> list[dic
     return out
 
 
+def handler_pairs(conn: sqlite3.Connection, limit: int) -> list[tuple[int, str]]:
+    """Every distinct (application, handler) that stages have named, deployment-wide: the
+    handler queues that may exist (for the dead-letter view). At most `limit`, ordered."""
+    rows = conn.execute("SELECT DISTINCT application_id, handler FROM stages"
+                        " ORDER BY application_id, handler LIMIT ?", (limit,)).fetchall()
+    return [(int(app_id), str(handler)) for app_id, handler in rows]
+
+
 def application_logs(
     conn: sqlite3.Connection, app_ids: Sequence[int], page: int, size: int,
     levels: Sequence[str], search: str | None,

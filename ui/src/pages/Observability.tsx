@@ -1,5 +1,6 @@
 import { useSearchParams } from 'react-router-dom'
 import { QueryView } from '../components/dashboard/QueryView'
+import { DeadLetters } from '../components/observability/DeadLetters'
 import { InsightsPanel } from '../components/observability/InsightsPanel'
 import { IntegrationCard } from '../components/observability/IntegrationCard'
 import { TracesTable } from '../components/observability/TracesTable'
@@ -11,6 +12,7 @@ const TABS = [
   { id: 'integrations', label: 'Integrations' },
   { id: 'traces', label: 'Traces' },
   { id: 'insights', label: 'Insights' },
+  { id: 'deadletters', label: 'Dead letters' },
 ] as const
 type Tab = (typeof TABS)[number]['id']
 
@@ -18,6 +20,7 @@ export function ObservabilityPage() {
   const [params, setParams] = useSearchParams()
   const raw = params.get('tab')
   const tab: Tab = TABS.some((t) => t.id === raw) ? (raw as Tab) : 'integrations'
+  const me = useMe()
   const go = (t: Tab) => setParams(t === 'integrations' ? {} : { tab: t }, { replace: true })
 
   return (
@@ -45,6 +48,7 @@ export function ObservabilityPage() {
         {tab === 'integrations' && <Integrations />}
         {tab === 'traces' && <TracesTable onConfigureLinks={() => go('integrations')} />}
         {tab === 'insights' && <InsightsPanel />}
+        {tab === 'deadletters' && <DeadLetters isAdmin={me.data?.role === 'Admin'} />}
       </div>
     </div>
   )
