@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -70,11 +70,14 @@ class Engine:
         a previous run left `Pending`. Ends when cancelled."""
         async with trio.open_nursery() as nursery:
             self.pipelines = Registry(
-                "pipeline", lambda k, inbox: PipelineActor(k, inbox, self).run(), nursery)
+                "pipeline", lambda k, inbox: PipelineActor(k, inbox, self).run(), nursery,
+                on_restart=self._restarted("pipeline"))
             self.queues = Registry(
-                "queue", lambda k, inbox: HandlerQueueActor(k, inbox, self).run(), nursery)
+                "queue", lambda k, inbox: HandlerQueueActor(k, inbox, self).run(), nursery,
+                on_restart=self._restarted("queue"))
             self.workers = Registry(
-                "worker", lambda k, inbox: WorkerSessionActor(k, inbox, self).run(), nursery)
+                "worker", lambda k, inbox: WorkerSessionActor(k, inbox, self).run(), nursery,
+                on_restart=self._restarted("worker"))
             if self.cluster is not None:
                 await nursery.start(self.cluster.run, self)
             if self.role != "api":
@@ -287,6 +290,10 @@ class Engine:
         for t in triggers:
             self.alerter.policy_triggered(t.application_id, t.policy_name, t.stage_id, t.what,
                                           policy_id=t.policy_id)
+
+    def _restarted(self, kind: str) -> Callable[[str], None]:
+        counter = self.metrics.supervisor_restarts_total.labels(kind=kind)
+        return lambda _name: counter.inc()
 
     async def release_held(self, policy_id: int) -> None:
         """A policy changed: stages it holds back are looked at again now (a paused, disabled

@@ -86,6 +86,13 @@ class Metrics:
             "pipelines", "Pipelines by status (from the store)", ["status"], registry=r)
         self.live_actors = Gauge(
             "live_actors", "Actors alive in this process, by kind", ["kind"], registry=r)
+        self.queue_depth = Gauge(
+            "queue_depth", "Stages Pending (waiting for a worker), by handler (from the store)",
+            ["handler"], registry=r)
+        self.supervisor_restarts_total = Counter(
+            "supervisor_restarts_total", "Actors restarted by their supervisor after a crash",
+            ["kind"], registry=r)
+        self._handlers_seen: set[str] = set()
 
     def set_gauges(self, snapshot: Mapping[str, Any], actors: Mapping[str, int]) -> None:
         """Scrape-time values: `snapshot` is the store's `metrics_gauges()`, `actors` the
@@ -98,6 +105,12 @@ class Metrics:
             self.pipelines.labels(status=status).set(n)
         for kind, n in actors.items():
             self.live_actors.labels(kind=kind).set(n)
+        depths = snapshot.get("queueDepthByHandler", {})
+        for handler in self._handlers_seen - depths.keys():  # an emptied queue reads 0
+            self.queue_depth.labels(handler=handler).set(0)
+        for handler, n in depths.items():
+            self.queue_depth.labels(handler=handler).set(n)
+        self._handlers_seen |= depths.keys()
 
     def render(self, accept: str) -> tuple[bytes, str]:
         """The exposition the scraper asked for (its Accept header) and its content type."""

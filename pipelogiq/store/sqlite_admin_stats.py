@@ -119,4 +119,7 @@ def metrics_gauges(conn: sqlite3.Connection, now: float, offline_after: float) -
         "inFlightStages": in_flight_stages(conn, None),
         "workersByState": workers_by_state(conn, None, now, offline_after),
         "pipelinesByStatus": pipelines_by_status(conn, None),
+        "queueDepthByHandler": {r[0]: int(r[1]) for r in conn.execute(
+            "SELECT handler, COUNT(*) FROM stages WHERE status = 'Pending' GROUP BY handler"
+            " ORDER BY 2 DESC LIMIT 200")},
     }

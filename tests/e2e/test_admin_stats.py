@@ -173,4 +173,5 @@ async def test_metrics_without_login(api: Api) -> None:
     assert 'pipelines{status="Completed"} 0.0' in text
     assert 'workers{state="ready"} 1.0' in text
     assert 'live_actors{kind="pipelines"}' in text
+    assert 'queue_depth{handler="m"} 1.0' in text  # its job waits for a worker
     assert "dispatch_latency_seconds_bucket" in text

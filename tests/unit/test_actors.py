@@ -684,3 +684,23 @@ async def test_a_failed_lease_puts_the_taken_jobs_back_on_the_queue(
         assert failures == [1]
         job = await h.pull_one("h", wait=5)  # the restarted actor finds the job
         assert job.payload["pipelineId"] == pid and job.payload["attempt"] == 1
+
+
+async def test_a_crashed_pipeline_actor_is_restarted_and_counted(
+        tmp_path: Path, autojump_clock: trio.testing.MockClock) -> None:
+    async with running_engine(tmp_path, settings()) as h:
+        real = h.store.dispatch
+        crashes = []
+
+        async def flaky(stage_id: int, reason: str) -> Any:
+            if not crashes:  # only the pipeline actor dispatches
+                crashes.append(stage_id)
+                raise RuntimeError("a transient store failure")
+            return await real(stage_id, reason)
+
+        h.store.dispatch = flaky  # type: ignore[method-assign]
+        pid = await h.create(stage())
+        await h.wait_stage(pid, "Pending")  # restarted, it dispatched
+        assert len(crashes) == 1
+        counter = h.engine.metrics.supervisor_restarts_total.labels(kind="pipeline")
+        assert counter._value.get() == 1
