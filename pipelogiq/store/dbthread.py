@@ -133,12 +133,12 @@ class DbThread(ConnectionThreads[sqlite3.Connection]):
         self._path = path
         self._synchronous = synchronous
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
