@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 import trio
 
 import pgdb
+import rabbit
 from pipelogiq.app import Running, run_server
 from pipelogiq.config import Settings
 
@@ -163,3 +164,33 @@ async def api(server: Running) -> AsyncIterator[Api]:
     async with _client(server.internal_url) as internal, _client(server.external_url) as ext:
         internal.headers["Origin"] = origin
         yield await Api(server, internal, ext).setup()
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    """A fresh RABBIT_NAME_PREFIX on the machine's RabbitMQ; what was declared under it is
+    deleted afterwards."""
+    prefix = rabbit.new_prefix()
+    yield prefix
+    await rabbit.delete_prefix(prefix)
+
+
+@pytest.fixture
+async def serve(nursery: trio.Nursery) -> AsyncIterator[Callable[[Settings], Awaitable[Api]]]:
+    """Starts `run_server` with the given settings (as many as a test needs), logged in as the
+    admin; each is told to stop at teardown."""
+    closings: list[trio.Event] = []
+
+    async def start(settings: Settings) -> Api:
+        closing = trio.Event()
+        closings.append(closing)
+        running: Running = await nursery.start(
+            functools.partial(run_server, settings, closing=closing))
+        internal = httpx.AsyncClient(base_url=running.internal_url, timeout=30)
+        internal.headers["Origin"] = running.internal_url
+        external = httpx.AsyncClient(base_url=running.external_url, timeout=30)
+        return await Api(running, internal, external).setup()
+
+    yield start
+    for closing in closings:
+        closing.set()

@@ -4,8 +4,6 @@ taken, discarded or re-sent to their source queue; only an Admin may; embedded m
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,39 +13,14 @@ import trio
 
 import rabbit
 from conftest import Api, make_settings
-from pipelogiq.app import Running, run_server
 from pipelogiq.broker.rabbit_topology import dlq_name
 from pipelogiq.broker.rabbitmq import RabbitBroker
-from pipelogiq.config import Settings
 from pipelogiq.security import hash_password
 
 needs_rabbit = pytest.mark.skipif(not rabbit.available(), reason="needs the machine's RabbitMQ")
 
 
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    prefix = rabbit.new_prefix()
-    yield prefix
-    await rabbit.delete_prefix(prefix)
 
-
-@pytest.fixture
-async def serve(nursery: trio.Nursery) -> AsyncIterator[Any]:
-    closings = []
-
-    async def start(settings: Settings) -> Api:
-        closing = trio.Event()
-        closings.append(closing)
-        running: Running = await nursery.start(
-            functools.partial(run_server, settings, closing=closing))
-        internal = httpx.AsyncClient(base_url=running.internal_url, timeout=30)
-        internal.headers["Origin"] = running.internal_url
-        external = httpx.AsyncClient(base_url=running.external_url, timeout=30)
-        return await Api(running, internal, external).setup()
-
-    yield start
-    for closing in closings:
-        closing.set()
 
 
 async def dlq_server(serve: Any, tmp_path: Path, pg_url: str, prefix: str) -> Api:

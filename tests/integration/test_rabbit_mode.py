@@ -5,7 +5,6 @@ bad AMQP input is dead-lettered or dropped, and readiness follows the broker."""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -13,13 +12,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import trio
 
 import rabbit
 from conftest import Api, make_settings
-from pipelogiq.app import Running, run_server
 from pipelogiq.bridge.sidecar import Sidecar
 from pipelogiq.broker.rabbit_topology import RabbitConfig, dlq_name
 from pipelogiq.broker.rabbitmq import RabbitBroker
@@ -29,12 +26,6 @@ from pipelogiq.sdk import AsyncWorker, Job, Result
 pytestmark = pytest.mark.skipif(not rabbit.available(), reason="needs the machine's RabbitMQ")
 
 
-@pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    prefix = rabbit.new_prefix()
-    yield prefix
-    await rabbit.delete_prefix(prefix)
-
 
 def rabbit_settings(tmp_path: Path, pg_url: str, prefix: str, **kw: Any) -> Settings:
     return make_settings(tmp_path, database_url=pg_url,
@@ -42,24 +33,6 @@ def rabbit_settings(tmp_path: Path, pg_url: str, prefix: str, **kw: Any) -> Sett
                          rabbit_name_prefix=prefix, **kw)
 
 
-@pytest.fixture
-async def serve(nursery: trio.Nursery) -> AsyncIterator[Any]:
-    """Starts `run_server` with the given settings; stops it at teardown."""
-    closings = []
-
-    async def start(settings: Settings) -> Api:
-        closing = trio.Event()
-        closings.append(closing)
-        running: Running = await nursery.start(
-            functools.partial(run_server, settings, closing=closing))
-        internal = httpx.AsyncClient(base_url=running.internal_url, timeout=30)
-        internal.headers["Origin"] = running.internal_url
-        external = httpx.AsyncClient(base_url=running.external_url, timeout=30)
-        return await Api(running, internal, external).setup()
-
-    yield start
-    for closing in closings:
-        closing.set()
 
 
 @asynccontextmanager

@@ -1,6 +1,6 @@
 import { useState } from 'react'
 import type { Pipeline } from '../../lib/types'
-import { ConfirmDialog, type ConfirmRequest } from '../policies/ConfirmDialog'
+import { ConfirmDialog, type ConfirmRequest } from '../confirm'
 import { BULK_TEXT, planBulk, planSummary, type BulkKind, type BulkOutcome, type BulkPlan } from './bulk'
 import { useBulkAction } from './hooks'
 

@@ -1,6 +1,6 @@
 import * as Menu from '@radix-ui/react-dropdown-menu'
 import { useState } from 'react'
-import { ConfirmDialog, type ConfirmRequest } from './ConfirmDialog'
+import { ConfirmDialog, type ConfirmRequest } from '../confirm'
 import { usePolicyActions, type ActionResult } from './hooks'
 import { ACTION_LABELS, canChange, statusActions, type Policy, type PolicyAction } from './model'
 
