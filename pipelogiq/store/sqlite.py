@@ -64,10 +64,12 @@ class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMet
 
     # -- pipelines -----------------------------------------------------------------------
     async def create_pipeline(self, new: NewPipeline) -> tuple[int, bool]:
-        return await self.run(pip.create_pipeline, new, self.clock.now())
+        return await self.run_hot(pip.create_pipeline, new, self.clock.now())
 
     async def pipeline_json(self, pipeline_id: int, *, with_logs: bool = False) -> dict[str, Any] | None:
-        return await self.run(lambda c: rd.pipeline_json(c, pipeline_id, with_logs=with_logs))
+        if with_logs:  # logs are unbounded: off the event loop
+            return await self.run(lambda c: rd.pipeline_json(c, pipeline_id, with_logs=True))
+        return await self.run_hot(rd.pipeline_json, pipeline_id)
 
     async def list_pipelines(self, query: PipelineQuery) -> dict[str, Any]:
         return await self.run(pip.list_pipelines, query)
