@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import attrs
 import trio
 
 from pipelogiq import statemachine as sm
 from pipelogiq.actors.messages import Kick, drain
-from pipelogiq.domain import FINISHED_PIPELINE
+from pipelogiq.domain import FINISHED_PIPELINE, StageState, StageStatus
 from pipelogiq.store.base import Held
 
 if TYPE_CHECKING:
@@ -53,6 +54,10 @@ class PipelineActor:
         status, stages = await eng.store.stage_states(self.pipeline_id)
         if status is None or status in FINISHED_PIPELINE:
             return None
+        return await self._act(stages)
+
+    async def _act(self, stages: list[StageState]) -> float | None:
+        eng = self._engine
         plan = sm.plan(stages, eng.clock.now())
         self._hibernating = False
         match plan:
@@ -63,11 +68,15 @@ class PipelineActor:
                     eng.changed(self.pipeline_id)  # its waitReason is news for the dashboard
                     eng.policies_acted(job.triggers)
                     return eng.clock.trio_deadline(job.until)
-                if job is not None:
-                    eng.metrics.stage_status_updated_total.inc()
-                    eng.changed(self.pipeline_id)  # committed: announce before publishing
-                    await eng.publish([job])
-                return await self.step()
+                if job is None:  # the stage moved meanwhile: read the pipeline again
+                    return await self.step()
+                eng.metrics.stage_status_updated_total.inc()
+                eng.changed(self.pipeline_id)  # committed: announce before publishing
+                await eng.publish([job])
+                # The dispatch committed `Pending`: plan on from that, not from a re-read
+                # (a change by anyone else comes with a Kick of its own).
+                return await self._act([attrs.evolve(s, status=StageStatus.PENDING)
+                                        if s.id == stage.id else s for s in stages])
             case sm.WaitUntil(at):
                 return eng.clock.trio_deadline(at)
             case sm.Busy():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -38,6 +39,13 @@ def tx(conn: sqlite3.Connection, isolation: str = SERIALIZABLE) -> Iterator[sqli
     conn.execute("COMMIT")
 
 
+@functools.lru_cache(maxsize=512)
+def stage_options(text: str) -> StageOptions:
+    """A stage's stored options, parsed once per distinct text (they are frozen, and the
+    engine reads them on every evaluation of a pipeline)."""
+    return StageOptions.from_json(json.loads(text))
+
+
 def stage_state(row: sqlite3.Row) -> StageState:
     return StageState(
         id=row["id"],
@@ -48,7 +56,7 @@ def stage_state(row: sqlite3.Row) -> StageState:
         attempt=row["attempt"],
         retries_used=row["retries_used"],
         redeliveries=row["redeliveries"],
-        options=StageOptions.from_json(json.loads(row["options"])),
+        options=stage_options(row["options"]),
         next_retry_at=row["next_retry_at"],
         is_event=bool(row["is_event"]),
     )
