@@ -12,6 +12,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -62,6 +63,11 @@ class ConnectionThreads(Generic[C]):
     def invoke(self, conn: C, fn: Callable[..., T], args: Sequence[Any]) -> T:
         return fn(conn, *args)
 
+    chores_every = 3600.0
+
+    def chores(self, conn: C) -> None:
+        """Periodic work of each connection thread, between calls (every `chores_every` s)."""
+
     async def __aenter__(self) -> ConnectionThreads[C]:
         if self._inline:
             self._inline_conn = self.connect()
@@ -101,13 +107,21 @@ class ConnectionThreads(Generic[C]):
             return
         ready.put(outcome.Value(None))
         try:
+            chores_due = time.monotonic() + self.chores_every
             while True:
-                item = self._queue.get()
+                try:
+                    item = self._queue.get(timeout=max(0.0, chores_due - time.monotonic()))
+                except queue.Empty:
+                    item = None
                 if item is _STOP:
                     return
-                fn, args, box, event = item
-                box.append(outcome.capture(self.invoke, conn, fn, args))
-                token.run_sync_soon(event.set)
+                if item is not None:
+                    fn, args, box, event = item
+                    box.append(outcome.capture(self.invoke, conn, fn, args))
+                    token.run_sync_soon(event.set)
+                if time.monotonic() >= chores_due:
+                    self.chores(conn)
+                    chores_due = time.monotonic() + self.chores_every
         finally:
             self.close(conn)
 
@@ -128,18 +142,29 @@ class ConnectionThreads(Generic[C]):
 class DbThread(ConnectionThreads[sqlite3.Connection]):
     """The one SQLite connection (SQLite has one writer; WAL lets it read meanwhile)."""
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL", inline: bool = False) -> None:
+    def __init__(self, path: str, *, synchronous: str = "NORMAL", inline: bool = False,
+                 checkpoint_every: float = 1.0) -> None:
         super().__init__("sqlite", 1, inline=inline)
+        self.chores_every = checkpoint_every
         self._path = path
         self._synchronous = synchronous
 
-    def connect(self, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    # The WAL is folded back into the database file here, on the connection thread, never in
+    # a commit on the Trio thread (its connection has autocheckpoint off): a checkpoint copies
+    # pages and syncs the file, which would stall the event loop for as long.
+    def chores(self, conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def connect(self, busy_timeout_ms: int = 5000, *,
+                autocheckpoint: bool = True) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
     def close(self, conn: sqlite3.Connection) -> None:

@@ -257,7 +257,7 @@ class SqliteStore(SqlStore):
     async def __aenter__(self) -> SqliteStore:
         await super().__aenter__()
         if self._hot_wanted:
-            self._hot = self._thread.connect(busy_timeout_ms=0)
+            self._hot = self._thread.connect(busy_timeout_ms=0, autocheckpoint=False)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

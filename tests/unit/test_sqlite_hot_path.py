@@ -4,6 +4,7 @@ goes to that thread and waits in line, and the event loop keeps running."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import trio.testing
 
 from pipelogiq.clock import SystemClock
 from pipelogiq.domain import Job, NewPipeline, NewStage, StageOptions
+from pipelogiq.store.dbthread import DbThread
 from pipelogiq.store.sqlite import SqliteStore
 
 
@@ -53,3 +55,31 @@ async def test_a_locked_database_sends_the_hop_path_to_the_thread(tmp_path: Path
         safety.cancel()
         assert released_by_trio == [True]
         assert isinstance(results[0], Job) and results[0].stage_id == stages[0].id
+
+
+async def test_the_wal_is_checkpointed_on_the_connection_thread_not_in_hot_commits(
+        tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    checkpointed = threading.Event()
+
+    class Watched(DbThread):
+        def chores(self, conn: sqlite3.Connection) -> None:
+            super().chores(conn)
+            checkpointed.set()
+
+    thread = Watched(str(path), checkpoint_every=0.05)
+    async with thread:
+        hot = thread.connect(busy_timeout_ms=0, autocheckpoint=False)
+        assert hot.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        hot.execute("CREATE TABLE t (x TEXT)")
+        for _ in range(30):  # well past the default autocheckpoint of 1000 pages
+            hot.execute("BEGIN IMMEDIATE")
+            hot.executemany("INSERT INTO t VALUES (?)", [("x" * 4000,)] * 50)
+            hot.execute("COMMIT")
+        in_file_before = path.stat().st_size
+        assert in_file_before < 100_000  # the hot commits left it all in the WAL
+        checkpointed.clear()
+        assert await trio.to_thread.run_sync(checkpointed.wait, 10)
+        assert path.stat().st_size > 5_000_000  # the thread folded it into the file
+        assert hot.execute("SELECT count(*) FROM t").fetchone()[0] == 1500
+        hot.close()
