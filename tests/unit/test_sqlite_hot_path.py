@@ -60,10 +60,11 @@ async def test_a_locked_database_sends_the_hop_path_to_the_thread(tmp_path: Path
 async def test_the_wal_is_checkpointed_on_the_connection_thread_not_in_hot_commits(
         tmp_path: Path) -> None:
     path = tmp_path / "wal.db"
-    checkpointed = threading.Event()
+    allowed, checkpointed = threading.Event(), threading.Event()
 
     class Watched(DbThread):
         def chores(self, conn: sqlite3.Connection) -> None:
+            allowed.wait(10)  # not before the test has looked at the file
             super().chores(conn)
             checkpointed.set()
 
@@ -78,7 +79,7 @@ async def test_the_wal_is_checkpointed_on_the_connection_thread_not_in_hot_commi
             hot.execute("COMMIT")
         in_file_before = path.stat().st_size
         assert in_file_before < 100_000  # the hot commits left it all in the WAL
-        checkpointed.clear()
+        allowed.set()
         assert await trio.to_thread.run_sync(checkpointed.wait, 10)
         assert path.stat().st_size > 5_000_000  # the thread folded it into the file
         assert hot.execute("SELECT count(*) FROM t").fetchone()[0] == 1500
