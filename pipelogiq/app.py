@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import attrs
 import trio
@@ -195,7 +196,7 @@ async def run_server(
             await root.start(engine.run)
             services = Services(settings, clock, store, engine, hub, jwt_secret, closing,
                                 alerter=alerter)
-            apps = []
+            apps: list[tuple[Any, tuple[str, int]]] = []  # ASGI apps (Quart-Trio and lean) and their addresses
             if role != "engine":
                 apps += [(create_internal_app(services), settings.http_addr),
                          (create_external_app(services), settings.external_http_addr)]

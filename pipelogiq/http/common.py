@@ -14,12 +14,11 @@ from werkzeug.exceptions import HTTPException
 
 from pipelogiq.http.body import Body
 from pipelogiq.http.errors import ApiError
+from pipelogiq.http.lean import MAX_BODY
 from pipelogiq.observability.logs import request_id
 from pipelogiq.services import Services
 from pipelogiq.store.base import StoreError
 from pipelogiq.version import version_info
-
-MAX_BODY = 1024 * 1024  # SPEC §4: bodies over 1 MiB are 413
 
 log = logging.getLogger("pipelogiq.http")
 
@@ -97,6 +96,18 @@ async def read_body() -> Body:
     return Body.parse(raw if isinstance(raw, bytes) else raw.encode())
 
 
+async def readiness(services: Services) -> tuple[dict[str, Any], int]:
+    """`/readyz`: the store and the broker answer, and the process is not shutting down."""
+    try:
+        await services.store.ping()
+        await services.engine.broker.ping()
+    except Exception as exc:  # readiness reports, it does not crash
+        return {"status": "unavailable", "error": str(exc)}, 503
+    if services.closing.is_set():
+        return {"status": "shutting down"}, 503
+    return {"status": "ready"}, 200
+
+
 def add_health_routes(app: QuartTrio, services: Services) -> None:
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -104,14 +115,7 @@ def add_health_routes(app: QuartTrio, services: Services) -> None:
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        try:
-            await services.store.ping()
-            await services.engine.broker.ping()
-        except Exception as exc:  # readiness reports, it does not crash
-            return json_response({"status": "unavailable", "error": str(exc)}, 503)
-        if services.closing.is_set():
-            return json_response({"status": "shutting down"}, 503)
-        return json_response({"status": "ready"})
+        return json_response(*await readiness(services))
 
     @app.get("/version")
     async def version() -> Response:

@@ -5,27 +5,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from quart import Response
-from quart_trio import QuartTrio
-
 from pipelogiq.broker.base import parse_queue_name
 from pipelogiq.domain import Delivered
 from pipelogiq.http.body import Body
-from pipelogiq.http.common import (
-    add_health_routes,
-    json_response,
-    make_app,
-    read_body,
-    text_error,
-)
+from pipelogiq.http.common import readiness
 from pipelogiq.http.errors import ApiError
 from pipelogiq.http.job_input import parse_level, parse_result, parse_time
+from pipelogiq.http.lean import LeanApp, Reply, Request, json_reply, text_reply
 from pipelogiq.http.openapi_external import external_openapi
 from pipelogiq.http.pipeline_input import HANDLER_NAME, parse_new_pipeline
 from pipelogiq.http.worker_auth import api_key_principal, job_principal
 from pipelogiq.http.worker_routes import add_worker_routes
 from pipelogiq.services import Services
 from pipelogiq.store.base import Principal, iso
+from pipelogiq.version import version_info
 
 
 def _job_json(d: Delivered) -> dict[str, Any]:
@@ -33,35 +26,47 @@ def _job_json(d: Delivered) -> dict[str, Any]:
             "payload": d.payload, "headers": d.headers, "leaseUntil": iso(d.lease_until)}
 
 
-def create_external_app(services: Services) -> QuartTrio:
-    app = make_app("pipelogiq-external", text_error)
-    add_health_routes(app, services)
+def create_external_app(services: Services) -> LeanApp:
+    app = LeanApp(text_reply)
+
+    @app.get("/healthz")
+    async def healthz(req: Request) -> Reply:
+        return json_reply({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz(req: Request) -> Reply:
+        return json_reply(*await readiness(services))
+
+    @app.get("/version")
+    async def version(req: Request) -> Reply:
+        return json_reply(version_info())
+
     add_worker_routes(app, services)
     engine, store, settings = services.engine, services.store, services.settings
 
     @app.post("/pipelines")
-    async def create_pipeline() -> Response:
-        body = await read_body()
-        principal = await api_key_principal(services, body)
+    async def create_pipeline(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await api_key_principal(services, req, body)
         new = parse_new_pipeline(body, principal.application_id)
         pid, created = await store.create_pipeline(new)
         if created:
             engine.metrics.ext_pipeline_created_total.inc()
             engine.kick(pid)
             engine.changed(pid)
-        return json_response(await store.pipeline_json(pid))
+        return json_reply(await store.pipeline_json(pid))
 
     @app.post("/logs")
-    async def app_log() -> Response:
-        body = await read_body()
-        principal = await api_key_principal(services, body)
+    async def app_log(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await api_key_principal(services, req, body)
         message = body.string("message", required=True, max_len=64_000)
         keywords = body.json("keywords")
         await store.app_log(
             principal.application_id, parse_level(body), message or "",
             parse_time(body.string("created"), "created", services.clock.now()),
             None if keywords is None else json.dumps(keywords))
-        return json_response({"status": "ok"})
+        return json_reply({"status": "ok"})
 
     async def _pull_target(body: Body, principal: Principal) -> str:
         handler = body.string("handlerName", max_len=200)
@@ -79,9 +84,9 @@ def create_external_app(services: Services) -> QuartTrio:
         return handler
 
     @app.post("/jobs/pull")
-    async def pull() -> Response:
-        body = await read_body()
-        principal = await job_principal(services, body)
+    async def pull(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await job_principal(services, req, body)
         handler = await _pull_target(body, principal)
         wait = body.number("waitSeconds", default=0, lo=0) or 0.0
         wait = min(wait, settings.pull_wait_max)
@@ -95,10 +100,10 @@ def create_external_app(services: Services) -> QuartTrio:
         jobs = await engine.pull(principal.application_id, handler, max_jobs, wait, worker_id)
         engine.metrics.ext_stage_jobs_pulled_total.inc(len(jobs))
         if not jobs:
-            return Response("", status=204)
+            return Reply(204)
         if batch:
-            return json_response({"jobs": [_job_json(j) for j in jobs]})
-        return json_response(_job_json(jobs[0]))
+            return json_reply({"jobs": [_job_json(j) for j in jobs]})
+        return json_reply(_job_json(jobs[0]))
 
     async def _ack_one(item: Body, principal: Principal) -> tuple[int, dict[str, Any]]:
         token = item.string("token", required=True, max_len=200) or ""
@@ -120,9 +125,9 @@ def create_external_app(services: Services) -> QuartTrio:
         return code, answer
 
     @app.post("/jobs/ack")
-    async def ack() -> Response:
-        body = await read_body()
-        principal = await job_principal(services, body)
+    async def ack(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await job_principal(services, req, body)
         if body.has("acks"):
             items = body.objects("acks", max_items=100)
             for item in items:  # validate every item before applying any
@@ -132,30 +137,30 @@ def create_external_app(services: Services) -> QuartTrio:
             for item in items:
                 code, answer = await _ack_one(item, principal)
                 results.append({"token": item.string("token"), "code": code, **answer})
-            return json_response({"results": results})
+            return json_reply({"results": results})
         code, answer = await _ack_one(body, principal)
         if code != 200:
-            return text_error(code, answer["message"])
-        return json_response(answer)
+            return text_reply(code, answer["message"])
+        return json_reply(answer)
 
     @app.post("/jobs/extend")
-    async def extend() -> Response:
-        body = await read_body()
-        principal = await job_principal(services, body)
+    async def extend(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await job_principal(services, req, body)
         token = body.string("token", required=True, max_len=200) or ""
         seconds = body.number("seconds", default=settings.job_lease, lo=1, hi=86_400)
         until = await engine.extend(principal.application_id, token, seconds or settings.job_lease)
-        return json_response({"leaseUntil": iso(until)})
+        return json_reply({"leaseUntil": iso(until)})
 
     @app.get("/openapi.json")
-    async def openapi() -> Response:
-        return json_response(external_openapi())
+    async def openapi(req: Request) -> Reply:
+        return json_reply(external_openapi())
 
     @app.get("/rabbitmq/connection")
-    async def rabbit_connection() -> Response:
-        await api_key_principal(services)
+    async def rabbit_connection(req: Request) -> Reply:
+        await api_key_principal(services, req)
         if settings.worker_rabbitmq_url is None:
             raise ApiError(503, "no message broker in embedded mode: workers pull over HTTP")
-        return json_response({"connectionString": settings.worker_rabbitmq_url})
+        return json_reply({"connectionString": settings.worker_rabbitmq_url})
 
     return app

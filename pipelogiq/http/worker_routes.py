@@ -5,14 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from quart import Response
-from quart_trio import QuartTrio
-
 from pipelogiq.broker.rabbit_topology import RabbitConfig
 from pipelogiq.http.body import Body
-from pipelogiq.http.common import json_response, read_body
 from pipelogiq.http.errors import ApiError
 from pipelogiq.http.job_input import parse_level, parse_time
+from pipelogiq.http.lean import LeanApp, Reply, Request, json_reply
 from pipelogiq.http.worker_auth import api_key_principal, session_principal
 from pipelogiq.security import digest, new_token
 from pipelogiq.services import Services
@@ -51,13 +48,13 @@ def _own_worker(body: Body, principal: Principal) -> str:
     return principal.worker_id
 
 
-def add_worker_routes(app: QuartTrio, services: Services) -> None:
+def add_worker_routes(app: LeanApp, services: Services) -> None:
     store, engine, settings = services.store, services.engine, services.settings
 
     @app.post("/workers/bootstrap")
-    async def bootstrap() -> Response:
-        body = await read_body()
-        principal = await api_key_principal(services, body)
+    async def bootstrap(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await api_key_principal(services, req, body)
         info = _bootstrap_info(body)
         token = SDK_SESSION_PREFIX + new_token()
         worker_id = await store.bootstrap_worker(
@@ -69,7 +66,7 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
         names = RabbitConfig(url=s.rabbitmq_url or "", prefix=s.rabbit_name_prefix,
                              app_id=s.app_id)
         broker_url = s.worker_rabbitmq_url
-        return json_response({
+        return json_reply({
             "workerId": worker_id,
             "workerSessionToken": token,
             "configVersion": 1,
@@ -98,9 +95,9 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
         return str(apps[0]["name"]) if apps else ""
 
     @app.post("/workers/heartbeat")
-    async def heartbeat() -> Response:
-        body = await read_body()
-        principal = await session_principal(services)
+    async def heartbeat(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await session_principal(services, req)
         worker_id = _own_worker(body, principal)
         state = (body.string("state", max_len=50) or "ready").lower()
         if state not in WORKER_STATES:
@@ -118,12 +115,12 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
         if state == "error" and previous is not None:  # it just turned to error
             message = hb["message"] if isinstance(hb["message"], str) else None
             services.alerter.worker_failed(worker_id, hb["lastError"] or message or "no message")
-        return json_response({"status": "ok", "workerId": worker_id})
+        return json_reply({"status": "ok", "workerId": worker_id})
 
     @app.post("/workers/events")
-    async def events() -> Response:
-        body = await read_body()
-        principal = await session_principal(services)
+    async def events(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await session_principal(services, req)
         worker_id = _own_worker(body, principal)
         now = services.clock.now()
         if body.has("events"):
@@ -142,15 +139,15 @@ def add_worker_routes(app: QuartTrio, services: Services) -> None:
         } for e in items]
         count = await store.add_worker_events(worker_id, events)
         engine.worker_seen(worker_id)
-        return json_response({"status": "ok", "acceptedCount": count, "workerId": worker_id})
+        return json_reply({"status": "ok", "acceptedCount": count, "workerId": worker_id})
 
     @app.post("/workers/shutdown")
-    async def shutdown() -> Response:
-        body = await read_body()
-        principal = await session_principal(services)
+    async def shutdown(req: Request) -> Reply:
+        body = Body.parse(req.body)
+        principal = await session_principal(services, req)
         worker_id = _own_worker(body, principal)
         reason = body.string("reason", max_len=4000) or body.string("message", max_len=4000) or "shutdown"
         if await store.set_worker_gone(worker_id, "stopped", f"worker shut down: {reason}"):
             services.alerter.worker_stopped(worker_id, reason)
         await engine.worker_lost(worker_id, f"worker shut down ({reason})")
-        return json_response({"status": "ok", "workerId": worker_id})
+        return json_reply({"status": "ok", "workerId": worker_id})
