@@ -13,11 +13,14 @@ class Slots:
     """Concurrency accounting shared by the pull loops and the job tasks.
 
     A job is *waiting* from the moment it is pulled until it gets a run slot, then *running*.
-    Pull loops only pull while ``waiting + running < total``.
+    Pull loops only pull while ``waiting + running < total + ahead``: ``ahead`` jobs may be
+    pulled before a slot is free for them (prefetch), so a busy worker takes several jobs per
+    request instead of one whenever a slot frees up.
     """
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, ahead: int = 0) -> None:
         self.total = total
+        self.ahead = ahead
         self.waiting = 0
         self.draining = False
         self._limiter = anyio.CapacityLimiter(total)
@@ -34,7 +37,12 @@ class Slots:
 
     @property
     def free(self) -> int:
-        return max(0, self.total - self.in_flight)
+        return max(0, self.total + self.ahead - self.in_flight)
+
+    def set_ahead(self, ahead: int) -> None:
+        if ahead != self.ahead:
+            self.ahead = ahead
+            self._notify()
 
     def pull_size(self, loops: int) -> int:
         """``maxJobs`` for one pull: the free slots, shared among the pull loops (1..100)."""

@@ -18,7 +18,8 @@ Example::
     worker.run()
 
 The flow: bootstrap (``/workers/bootstrap``) → one long-poll loop per handler
-(``/jobs/pull``), pulling only while a concurrency slot is free → each job in its own task,
+(``/jobs/pull``), pulling while a concurrency slot is free (or, for quick jobs, a few ahead:
+``prefetch``) → each job in its own task,
 its lease extended while it runs (``/jobs/extend``) → ``/jobs/ack``. A heartbeat runs alongside.
 A 401 re-bootstraps; network errors and 5xx back off and retry. :meth:`AsyncWorker.stop` stops
 pulling, hands back jobs that never started, waits up to ``grace_period`` for running ones and
@@ -62,6 +63,8 @@ HandlerFn = Callable[[Job], Any]
 H = TypeVar("H", bound=HandlerFn)
 
 _SETTLE_TIMEOUT = 5.0  # seconds for a last ack/goodbye while shutting down
+# The automatic prefetch pulls ahead only while jobs take less than this on average (seconds).
+PREFETCH_BELOW = 1.0
 
 
 def default_instance_id() -> str:
@@ -91,6 +94,11 @@ class AsyncWorker:
         instance_id: identifies this process; re-bootstraps with it keep the worker id.
             Default: ``hostname-pid-<random>``.
         concurrency: how many jobs run at once (across all handlers).
+        prefetch: how many jobs may be pulled before a slot is free for them (they wait in
+            the worker, their leases kept): fewer, fuller pulls when jobs are short. ``None``
+            (the default) decides by itself: ``concurrency`` jobs ahead while jobs finish in
+            under ``PREFETCH_BELOW`` seconds on average, none once they take longer, so a slow
+            job never keeps others waiting here that another worker could run. ``0``: never.
         wait_seconds: long-poll wait of each ``/jobs/pull`` (the server caps it, 30 s default).
         extend_leases: extend a job's lease while it is held (``/jobs/extend``).
         lease_seconds: the lease the server gives on pull (its ``JOB_LEASE``); the first
@@ -116,6 +124,7 @@ class AsyncWorker:
         *,
         instance_id: str | None = None,
         concurrency: int = 4,
+        prefetch: int | None = None,
         wait_seconds: int = 20,
         extend_leases: bool = True,
         lease_seconds: float = 60.0,
@@ -134,10 +143,14 @@ class AsyncWorker:
             raise ValueError("concurrency must be at least 1")
         if wait_seconds < 0:
             raise ValueError("wait_seconds must not be negative")
+        if prefetch is not None and prefetch < 0:
+            raise ValueError("prefetch must not be negative")
         self.base_url = base_url
         self.worker_name = worker_name
         self.instance_id = instance_id or default_instance_id()
         self.concurrency = concurrency
+        self.prefetch = prefetch
+        self._job_seconds: float | None = None  # moving average of handler run times
         self.jobs_processed = 0
         self.jobs_failed = 0
         self._ready: anyio.Event | None = None
@@ -280,14 +293,15 @@ class AsyncWorker:
                 task_status.started()
                 return
             self._started_at = anyio.current_time()
-            self._slots = Slots(self.concurrency)
+            self._slots = Slots(self.concurrency, self.prefetch or 0)
             self._thread_limiter = anyio.CapacityLimiter(self.concurrency)
             ready.set()
             task_status.started()
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._heartbeat_loop)
-                    self._acks = AckBatcher(self._post_ack, self.concurrency)
+                    self._acks = AckBatcher(self._post_ack, self.concurrency + (
+                        self.concurrency if self.prefetch is None else self.prefetch))
                     tg.start_soon(self._acks.run)
                     await self._serve()
                     tg.cancel_scope.cancel()
@@ -476,10 +490,20 @@ class AsyncWorker:
         assert self._slots is not None
         if not await self._slots.start():
             return requeue_ack(job)
+        started = anyio.current_time()
         try:
             return await self._execute(self._handlers[handler], job)
         finally:
             self._slots.finish()
+            self._timed(anyio.current_time() - started)
+
+    def _timed(self, seconds: float) -> None:
+        """Fold one handler run time into the average; the automatic prefetch follows it."""
+        avg = self._job_seconds
+        self._job_seconds = seconds if avg is None else avg + 0.2 * (seconds - avg)
+        if self.prefetch is None and self._slots is not None:
+            quick = self._job_seconds < PREFETCH_BELOW
+            self._slots.set_ahead(self.concurrency if quick else 0)
 
     async def _execute(self, handler: _Handler, job: Job) -> JSONDict:
         try:
@@ -639,6 +663,7 @@ class Worker:
         *,
         instance_id: str | None = None,
         concurrency: int = 4,
+        prefetch: int | None = None,
         wait_seconds: int = 20,
         extend_leases: bool = True,
         lease_seconds: float = 60.0,
@@ -661,6 +686,7 @@ class Worker:
             worker_name,
             instance_id=instance_id,
             concurrency=concurrency,
+            prefetch=prefetch,
             wait_seconds=wait_seconds,
             extend_leases=extend_leases,
             lease_seconds=lease_seconds,

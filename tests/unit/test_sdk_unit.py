@@ -32,6 +32,7 @@ from pipelogiq.sdk import (
     Stage,
     Worker,
 )
+from pipelogiq.sdk._slots import Slots
 from pipelogiq.sdk.job import iter_messages
 
 BASE = "http://pipelogiq.test"
@@ -790,3 +791,59 @@ async def test_blocking_worker_in_a_thread(backend: str) -> None:
     ]
     assert fake.shutdowns == [{"workerId": "w-1", "reason": "done"}]
     assert worker.jobs_processed == 1
+
+
+# -- prefetch ---------------------------------------------------------------------------------
+
+
+def pull_bodies(api: FakeAPI) -> list[dict[str, Any]]:
+    return [body for path, body, _ in api.calls if path == "/jobs/pull"]
+
+
+async def test_prefetch_pulls_ahead_and_hands_back_what_never_started(api: FakeAPI) -> None:
+    worker = make_worker(api, concurrency=1, prefetch=2, extend_leases=False)
+    started: list[str] = []
+    release = trio.Event()
+
+    @worker.handler("h")
+    async def h(job: Job) -> str:
+        started.append(job.token)
+        await release.wait()
+        return "done"
+
+    for n in range(4):
+        api.add_job("h", f"t-{n}")
+    with trio.fail_after(GUARD):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(worker.run)
+            await eventually(lambda: worker.in_flight == 3 and len(started) == 1)
+            assert pull_bodies(api)[0]["maxJobs"] == 3  # one slot + two ahead
+            assert len(started) == 1 and [m["token"] for m in api.queues["h"]] == ["t-3"]
+            worker.stop("deploy")  # it holds 3 (one running, two waiting), not 4
+            await api.wait_until(lambda: len(api.acks) == 2)  # the two waiting: handed back
+            release.set()
+    waiting = sorted({"t-0", "t-1", "t-2"} - set(started))
+    assert sorted(a["token"] for a in api.acks if a.get("requeue")) == waiting
+    assert [a["token"] for a in api.acks if a.get("isSuccess")] == started
+
+
+def test_prefetch_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="prefetch"):
+        AsyncWorker(BASE, "k", "w", prefetch=-1)
+
+
+async def test_automatic_prefetch_follows_how_long_jobs_take(api: FakeAPI) -> None:
+    worker = make_worker(api, concurrency=2)
+    assert worker.prefetch is None
+    slots = Slots(2)
+    worker._slots = slots
+    assert slots.free == 2  # nothing ahead before any job has run
+    worker._timed(0.01)
+    assert slots.ahead == 2 and slots.free == 4  # quick jobs: a concurrency's worth ahead
+    for _ in range(3):
+        worker._timed(3.0)
+    assert slots.ahead == 0 and slots.free == 2  # slow ones: only what can run now
+    fixed = make_worker(api, concurrency=2, prefetch=1)
+    fixed._slots = Slots(2, 1)
+    fixed._timed(5.0)
+    assert fixed._slots.ahead == 1  # an explicit prefetch stays as it is
