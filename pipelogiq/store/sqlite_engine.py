@@ -32,7 +32,14 @@ from pipelogiq.store.sqlite_enforcement import (
     retry_rule,
 )
 from pipelogiq.store.sqlite_read import stage_next
-from pipelogiq.store.sqltx import ROW_LOCKS, for_update, stage_log, stage_state, tx
+from pipelogiq.store.sqltx import (
+    ROW_LOCKS,
+    STAGE_STATE_COLUMNS,
+    for_update,
+    stage_log,
+    stage_state,
+    tx,
+)
 
 # The pipeline's trace id beside a stage row: the job payload needs it (`stage_next`).
 _TRACE_ID = "(SELECT trace_id FROM pipelines WHERE id = stages.pipeline_id) AS trace_id"
@@ -48,8 +55,9 @@ def stage_states(conn: sqlite3.Connection, pipeline_id: int) -> tuple[str | None
     row = conn.execute("SELECT status FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
     if row is None:
         return None, []
-    rows = conn.execute(
-        "SELECT * FROM stages WHERE pipeline_id = ? ORDER BY position", (pipeline_id,)
+    rows = conn.execute(  # what `stage_state` reads: not the inputs and outputs
+        f"SELECT {STAGE_STATE_COLUMNS} FROM stages WHERE pipeline_id = ? ORDER BY position",
+        (pipeline_id,),
     ).fetchall()
     return row["status"], [stage_state(r) for r in rows]
 

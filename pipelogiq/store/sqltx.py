@@ -46,6 +46,10 @@ def stage_options(text: str) -> StageOptions:
     return StageOptions.from_json(json.loads(text))
 
 
+STAGE_STATE_COLUMNS = ("id, pipeline_id, position, handler, status, attempt, retries_used,"
+                       " redeliveries, options, next_retry_at, is_event")
+
+
 def stage_state(row: sqlite3.Row) -> StageState:
     return StageState(
         id=row["id"],
