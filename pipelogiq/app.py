@@ -30,7 +30,9 @@ from pipelogiq.broker.memory import MemoryBroker
 from pipelogiq.clock import Clock, SystemClock
 from pipelogiq.config import Settings, format_addr
 from pipelogiq.http.external import create_external_app
+from pipelogiq.http.h1 import serve_h1
 from pipelogiq.http.internal import create_internal_app
+from pipelogiq.http.lean import LeanApp
 from pipelogiq.http.metrics_app import create_metrics_app
 from pipelogiq.observability.metrics import Metrics
 from pipelogiq.security import hash_password
@@ -205,8 +207,13 @@ async def run_server(
             async with trio.open_nursery() as http:
                 urls = []
                 for app, addr in apps:
-                    bound = await http.start(functools.partial(
-                        serve, app, _http_config(addr), shutdown_trigger=http_shutdown_trigger))
+                    if isinstance(app, LeanApp):  # the external API: its own HTTP/1.1 server
+                        bound = await http.start(functools.partial(
+                            serve_h1, app, addr, shutdown_trigger=http_shutdown_trigger,
+                            graceful_timeout=GRACE))
+                    else:
+                        bound = await http.start(functools.partial(
+                            serve, app, _http_config(addr), shutdown_trigger=http_shutdown_trigger))
                     urls.append(bound[0])
                 if role == "engine":
                     running = Running("", "", services, urls[0])

@@ -83,7 +83,7 @@ def create_external_app(services: Services) -> LeanApp:
             raise ApiError(400, "handlerName: letters, digits and _.:- only")
         return handler
 
-    @app.post("/jobs/pull")
+    @app.post("/jobs/pull", waits=True)
     async def pull(req: Request) -> Reply:
         body = Body.parse(req.body)
         principal = await job_principal(services, req, body)
