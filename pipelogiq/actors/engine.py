@@ -19,7 +19,7 @@ from pipelogiq.alerts import AlertEmitter
 from pipelogiq.broker.base import Broker, queue_name
 from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
-from pipelogiq.domain import Delivered, Job, JobResult, StageStatus
+from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
 from pipelogiq.observability.metrics import Metrics
 from pipelogiq.observability.tracing import TraceEmitter
 from pipelogiq.store.base import AckOutcome, Reclaimed, Trigger
@@ -124,17 +124,18 @@ class Engine:
         s = self.settings
         return queue_name(s.rabbit_name_prefix, s.app_id, application_id, handler)
 
-    def kick(self, pipeline_id: int) -> None:
+    def kick(self, pipeline_id: int, state: StageState | None = None) -> None:
         """The pipeline may have a next step: its actor looks (on an API replica: an engine's
-        actor, woken through the cluster)."""
+        actor, woken through the cluster). `state`: the one stage that changed, as committed
+        (the actor then plans from what it knows instead of re-reading the pipeline)."""
         if self.role == "api":
             assert self.cluster is not None
             self.cluster.wakes.add(pipeline_id)
         else:
-            self.kick_here(pipeline_id)
+            self.kick_here(pipeline_id, state)
 
-    def kick_here(self, pipeline_id: int) -> None:
-        self.pipelines.offer(pipeline_id, Kick())
+    def kick_here(self, pipeline_id: int, state: StageState | None = None) -> None:
+        self.pipelines.offer(pipeline_id, Kick(state))
 
     def changed(self, pipeline_id: int) -> None:
         self.hub.pipeline_changed(pipeline_id)
@@ -278,7 +279,7 @@ class Engine:
     def _settled(self, outcome: AckOutcome) -> None:
         if outcome.kind == "applied" and outcome.pipeline_id is not None:
             self.metrics.stage_status_updated_total.inc()
-            self.kick(outcome.pipeline_id)
+            self.kick(outcome.pipeline_id, outcome.state)
             self.changed(outcome.pipeline_id)
             if outcome.status == StageStatus.FAILED and outcome.stage_id is not None:
                 self.alerter.stage_failed(outcome.pipeline_id, outcome.stage_id)

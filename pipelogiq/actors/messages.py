@@ -8,14 +8,17 @@ from typing import TypeVar
 import attrs
 import trio
 
-from pipelogiq.domain import Delivered
+from pipelogiq.domain import Delivered, StageState
 
 T = TypeVar("T")
 
 
 @attrs.frozen
 class Kick:
-    """Re-evaluate from the store: something about this pipeline changed."""
+    """Something about this pipeline changed. With `state`: that is all that changed, this
+    stage is now as given (committed); without: re-read the pipeline from the store."""
+
+    state: StageState | None = None
 
 
 @attrs.frozen

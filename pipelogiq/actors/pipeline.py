@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -27,37 +28,57 @@ class PipelineActor:
         self._inbox = inbox
         self._engine = engine
         self._hibernating = False
+        self._stages: list[StageState] | None = None  # as last read or known, in order
 
     async def run(self) -> None:
-        """Evaluate the pipeline from the store on start and on every Kick.
+        """Evaluate the pipeline on start and on every Kick.
 
         Dispatches the ready stage, sleeps until a retry is due (a cancel-scope deadline),
         records the outcome. Exits when the pipeline is finished, or hibernates when it
         waits only on a worker; the registry spawns it again on the next Kick.
         """
+        kicks: list[Kick] = []
         while True:
-            drain(self._inbox)
-            wake_at = await self.step()
+            kicks += drain(self._inbox)
+            wake_at = await self.step(kicks)
+            kicks = []
             if wake_at is None:
                 return
             with trio.move_on_at(wake_at) as timer:
                 try:
-                    await self._inbox.receive()
+                    kicks.append(await self._inbox.receive())
                 except trio.EndOfChannel:
                     return
             if timer.cancelled_caught and self._hibernating:
                 return
 
-    async def step(self) -> float | None:
-        """One evaluation: returns the Trio time to wake up at, or None when done."""
-        eng = self._engine
-        status, stages = await eng.store.stage_states(self.pipeline_id)
-        if status is None or status in FINISHED_PIPELINE:
-            return None
+    async def step(self, kicks: Sequence[Kick] = ()) -> float | None:
+        """One evaluation: returns the Trio time to wake up at, or None when done. Plans
+        from what it knows when every Kick since the last one says what changed (an ack's
+        stage); reads the pipeline again otherwise (start, timers, anyone else's change)."""
+        stages = self._known(kicks)
+        if stages is None:
+            status, stages = await self._engine.store.stage_states(self.pipeline_id)
+            if status is None or status in FINISHED_PIPELINE:
+                return None
         return await self._act(stages)
+
+    def _known(self, kicks: Sequence[Kick]) -> list[StageState] | None:
+        known = self._stages
+        if known is None or not kicks:
+            return None
+        changed = {}
+        for kick in kicks:
+            if kick.state is None:
+                return None
+            changed[kick.state.id] = kick.state
+        if not changed.keys() <= {s.id for s in known}:
+            return None
+        return [changed.get(s.id, s) for s in known]
 
     async def _act(self, stages: list[StageState]) -> float | None:
         eng = self._engine
+        self._stages = stages
         plan = sm.plan(stages, eng.clock.now())
         self._hibernating = False
         match plan:
@@ -69,6 +90,7 @@ class PipelineActor:
                     eng.policies_acted(job.triggers)
                     return eng.clock.trio_deadline(job.until)
                 if job is None:  # the stage moved meanwhile: read the pipeline again
+                    self._stages = None
                     return await self.step()
                 eng.metrics.stage_status_updated_total.inc()
                 eng.changed(self.pipeline_id)  # committed: announce before publishing

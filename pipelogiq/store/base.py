@@ -8,7 +8,7 @@ from typing import Literal
 
 import attrs
 
-from pipelogiq.domain import Job
+from pipelogiq.domain import Job, StageState
 
 
 class StoreError(Exception):
@@ -32,6 +32,7 @@ class AckOutcome:
     wake: tuple[int, ...] = ()  # pipelines whose held stages may go now (a breaker closed)
     triggers: tuple[Trigger, ...] = ()  # policies that acted on this result
     stage_id: int | None = None  # the stage it settled (alerts name it when it `Failed`)
+    state: StageState | None = None  # that stage as this commit left it (its pipeline plans on)
 
 
 @attrs.frozen

@@ -19,6 +19,8 @@ import random
 import sqlite3
 from collections.abc import Sequence
 
+import attrs
+
 from pipelogiq import statemachine as sm
 from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
 from pipelogiq.security import digest, new_token
@@ -298,7 +300,8 @@ def apply_result(
     """Settle the attempt `stage` (as read in this transaction) with `result`: the
     transition, its logs, context items and the worker's counters."""
     view = StageView(conn, stage)
-    t = sm.settle(stage_state(stage), result, now, retry=retry_rule(view), rand=random.random())
+    before = stage_state(stage)
+    t = sm.settle(before, result, now, retry=retry_rule(view), rand=random.random())
     if not write_transition(conn, stage, t, now, output=result.output,
                             error_code=result.error_code):
         return AckOutcome("conflict", "superseded: the stage moved", stage["pipeline_id"])
@@ -321,7 +324,11 @@ def apply_result(
     started = stage["attempt_started_at"]
     return AckOutcome("applied", "", stage["pipeline_id"], t.status, None, stage["handler"],
                       None if started is None else now - started, tuple(wake),
-                      stage_id=stage["id"], triggers=tuple(view.triggers))
+                      stage_id=stage["id"], triggers=tuple(view.triggers),
+                      state=attrs.evolve(before, status=t.status, attempt=t.attempt,
+                                         retries_used=t.retries_used,
+                                         redeliveries=t.redeliveries,
+                                         next_retry_at=t.next_retry_at))
 
 
 def requeue(

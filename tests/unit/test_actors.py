@@ -81,6 +81,44 @@ async def test_dispatch_is_event_driven(
         assert doc is not None and doc["stages"][0]["output"] == "out-1"
 
 
+async def test_an_ack_tells_its_pipeline_what_changed_and_a_plain_kick_rereads(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_engine(tmp_path, settings(safety_sweep_interval=10_000)) as h:
+        reads: list[int] = []
+        real = h.store.stage_states
+
+        async def counted(pid: int) -> Any:
+            reads.append(pid)
+            return await real(pid)
+
+        monkeypatch.setattr(h.store, "stage_states", counted)
+        await trio.testing.wait_all_tasks_blocked()
+        pid = await h.create(stage("one", "a"), stage("two", "b"), stage("three", "c"))
+        await trio.testing.wait_all_tasks_blocked()
+        assert reads == [pid]  # a new actor reads its pipeline once
+
+        job = await h.pull_one("a", wait=0)
+        reads.clear()
+        assert (await h.ack(job.token, is_success=True)).kind == "applied"
+        await trio.testing.wait_all_tasks_blocked()
+        assert reads == []  # it planned from the acked stage's new state
+        assert statuses((await real(pid))[1]) == ["Completed", "Pending", "NotStarted"]
+
+        h.engine.kick(pid)  # anyone else's change says nothing about what changed
+        await trio.testing.wait_all_tasks_blocked()
+        assert reads == [pid]
+
+        reads.clear()
+        for handler in ("b", "c"):
+            job = await h.pull_one(handler)
+            assert (await h.ack(job.token, is_success=True)).kind == "applied"
+        await trio.testing.wait_all_tasks_blocked()
+        assert reads == []  # dispatched "three" and finished the pipeline without a read
+        status, stages = await real(pid)
+        assert status == "Completed" and statuses(stages) == ["Completed"] * 3
+
+
 # -- retries --------------------------------------------------------------------------------
 
 
