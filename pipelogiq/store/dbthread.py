@@ -139,6 +139,9 @@ class ConnectionThreads(Generic[C]):
         return box[0].unwrap()
 
 
+WAL_MAX_FRAMES = 1000  # pages (4 MiB), SQLite's own autocheckpoint threshold
+
+
 class DbThread(ConnectionThreads[sqlite3.Connection]):
     """The one SQLite connection (SQLite has one writer; WAL lets it read meanwhile)."""
 
@@ -153,7 +156,13 @@ class DbThread(ConnectionThreads[sqlite3.Connection]):
     # a commit on the Trio thread (its connection has autocheckpoint off): a checkpoint copies
     # pages and syncs the file, which would stall the event loop for as long.
     def chores(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        # A passive checkpoint never waits, but under a steady stream of commits it never
+        # catches up with the end of the WAL either, and a WAL only starts over once it has:
+        # past WAL_MAX_FRAMES it checkpoints holding the write lock (hop calls meanwhile wait
+        # for it here, on this thread, not on the event loop) and truncates the file.
+        _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames >= WAL_MAX_FRAMES:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def connect(self, busy_timeout_ms: int = 5000, *,
                 autocheckpoint: bool = True) -> sqlite3.Connection:

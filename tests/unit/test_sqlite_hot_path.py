@@ -57,7 +57,7 @@ async def test_a_locked_database_sends_the_hop_path_to_the_thread(tmp_path: Path
         assert isinstance(results[0], Job) and results[0].stage_id == stages[0].id
 
 
-async def test_the_wal_is_checkpointed_on_the_connection_thread_not_in_hot_commits(
+async def test_the_wal_is_checkpointed_and_bounded_by_the_connection_thread(
         tmp_path: Path) -> None:
     path = tmp_path / "wal.db"
     allowed, checkpointed = threading.Event(), threading.Event()
@@ -82,5 +82,7 @@ async def test_the_wal_is_checkpointed_on_the_connection_thread_not_in_hot_commi
         allowed.set()
         assert await trio.to_thread.run_sync(checkpointed.wait, 10)
         assert path.stat().st_size > 5_000_000  # the thread folded it into the file
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size == 0  # and, past 1000 pages, started the WAL over
         assert hot.execute("SELECT count(*) FROM t").fetchone()[0] == 1500
         hot.close()
