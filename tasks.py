@@ -63,7 +63,11 @@ def migrate(c: Context) -> None:
 def bench(c: Context, pipelines: int = 300, stages: int = 3, concurrency: int = 8,
           rate: float = 0.0, suite: str = "hops", memory_pipelines: int = 10000,
           celery_pool: str = "prefork", profile: str = "") -> None:
-    """Hops per second, dispatch delay, CPU per hop; --suite all adds Celery, API latency, memory."""
+    """Hops per second, dispatch delay, CPU per hop; --suite all adds Celery, API latency, memory;
+    --suite http: server CPU per request of the external API's HTTP server vs Hypercorn."""
+    if suite == "http":
+        c.run(f"{PY} -m benchmarks.http_request")
+        return
     if suite == "hops":
         c.run(f"{PY} -m benchmarks.hops --pipelines {pipelines} --stages {stages}"
               f" --concurrency {concurrency} --rate {rate}")
