@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from pipelogiq.http.body import Body
 from pipelogiq.http.errors import ApiError
 from pipelogiq.http.lean import MAX_BODY
-from pipelogiq.observability.logs import request_id
+from pipelogiq.observability.logs import request_id, request_id_for
 from pipelogiq.services import Services
 from pipelogiq.store.base import StoreError
 from pipelogiq.version import version_info
@@ -49,9 +48,7 @@ def make_app(name: str, render: ErrorRenderer) -> QuartTrio:
 
     @app.before_request
     async def tag_request() -> None:
-        given = request.headers.get("X-Request-Id", "")
-        ok = 0 < len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum()
-        request_id.set(given if ok else uuid.uuid4().hex)
+        request_id.set(request_id_for(request.headers.get("X-Request-Id")))
 
     @app.after_request
     async def echo_request_id(response: Response) -> Response:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from functools import partial
 from urllib.parse import parse_qsl
@@ -28,7 +27,7 @@ import trio
 
 from pipelogiq.config import format_addr
 from pipelogiq.http.lean import MAX_BODY, Headers, LeanApp, Reply, Request
-from pipelogiq.observability.logs import request_id
+from pipelogiq.observability.logs import request_id, request_id_for
 
 KEEP_ALIVE = 5.0
 READ_TIMEOUT = 60.0
@@ -87,7 +86,7 @@ class H1Server:
                 status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
                 reply = self.app.render(status, f"malformed HTTP request: {exc}")
                 reply = Reply(reply.status, reply.body, reply.content_type, (("Connection", "close"),))
-                await _quietly(self._send(stream, conn, reply, uuid.uuid4().hex, "GET"))
+                await _quietly(self._send(stream, conn, reply, request_id_for(None), "GET"))
         except (_Close, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
         except Exception:  # a bug here must not take the other connections down
@@ -119,9 +118,7 @@ class H1Server:
                         head: h11.Request, client: str | None) -> None:
         headers = Headers(list(head.headers))
         method = head.method.decode("ascii")
-        given = headers.get("x-request-id") or ""
-        ok = 0 < len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum()
-        rid = given if ok else uuid.uuid4().hex
+        rid = request_id_for(headers.get("x-request-id"))
         body = await self._body(stream, conn, headers)
         if body is None:
             reply = self.app.render(413, f"request body larger than {MAX_BODY} bytes")
@@ -213,8 +210,11 @@ async def _unless_gone(stream: trio.abc.Stream, conn: h11.Connection,
         async def watch() -> None:
             nonlocal gone
             while len(conn.trailing_data[0]) <= MAX_HEAD + MAX_BODY:
-                data = await stream.receive_some(RECEIVE)
-                conn.receive_data(bytes(data))
+                try:
+                    data = bytes(await stream.receive_some(RECEIVE))
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    data = b""  # reset by the peer: gone all the same
+                conn.receive_data(data)
                 if not data:
                     gone = True
                     nursery.cancel_scope.cancel()

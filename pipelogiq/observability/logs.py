@@ -5,11 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
 # The id of the HTTP request being served (set by the apps, one Trio task per request).
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def request_id_for(given: str | None) -> str:
+    """The id a request is served under: the client's `X-Request-Id` when it is sane (1-64
+    letters, digits, `-` and `_`), else a new one."""
+    if given and len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum():
+        return given
+    return uuid.uuid4().hex
 
 _STD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
