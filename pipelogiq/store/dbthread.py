@@ -9,6 +9,7 @@ wait for its outcome to keep state consistent.
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
@@ -21,6 +22,8 @@ import trio
 
 T = TypeVar("T")
 C = TypeVar("C")
+
+log = logging.getLogger("pipelogiq.store")
 
 _STOP = object()
 
@@ -120,7 +123,10 @@ class ConnectionThreads(Generic[C]):
                     box.append(outcome.capture(self.invoke, conn, fn, args))
                     token.run_sync_soon(event.set)
                 if time.monotonic() >= chores_due:
-                    self.chores(conn)
+                    try:
+                        self.chores(conn)
+                    except Exception:  # the thread must go on serving calls
+                        log.warning("periodic work of %s failed", self._name, exc_info=True)
                     chores_due = time.monotonic() + self.chores_every
         finally:
             self.close(conn)

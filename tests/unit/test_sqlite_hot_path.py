@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
@@ -86,3 +87,20 @@ async def test_the_wal_is_checkpointed_and_bounded_by_the_connection_thread(
         assert wal.stat().st_size == 0  # and, past 1000 pages, started the WAL over
         assert hot.execute("SELECT count(*) FROM t").fetchone()[0] == 1500
         hot.close()
+
+
+async def test_a_failing_checkpoint_does_not_stop_the_connection_thread(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    failed = threading.Event()
+
+    class Failing(DbThread):
+        def chores(self, conn: sqlite3.Connection) -> None:
+            failed.set()
+            raise sqlite3.OperationalError("disk I/O error")
+
+    thread = Failing(str(tmp_path / "f.db"), checkpoint_every=0.01)
+    async with thread:
+        assert await trio.to_thread.run_sync(failed.wait, 10)
+        with trio.fail_after(10):  # a dead thread would leave this call waiting forever
+            assert await thread.run(lambda conn: conn.execute("SELECT 41 + 1").fetchone()[0]) == 42
+    assert "periodic work of sqlite failed" in caplog.text
