@@ -92,44 +92,57 @@ def _pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000)[int(q * 1000) - 1] if len(values) > 1 else values[0]
 
 
+def chain_worker(external: str, key: str, stages: int, concurrency: int, total: int,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 ) -> tuple[AsyncWorker, trio.Event]:
+    """One SDK worker with a trivial handler per stage (`bench.s0`, ...); the event is set
+    once it has run `total` jobs."""
+    done = trio.Event()
+    hops = 0
+    worker = AsyncWorker(external, key, "bench", concurrency=concurrency,
+                         wait_seconds=5, extend_leases=False, transport=transport)
+
+    async def step(job: Job) -> str:
+        nonlocal hops
+        hops += 1
+        if hops >= total:
+            done.set()
+        return "ok"
+
+    for n in range(stages):
+        worker.add_handler(f"bench.s{n}", step)
+    return worker, done
+
+
+async def create_chains(client: AsyncClient, pipelines: int, stages: int, rate: float) -> None:
+    """Create the pipelines: 16 requests in flight, or an open-loop `rate` per second."""
+    limiter = trio.CapacityLimiter(16)
+
+    async def create(i: int) -> None:
+        async with limiter:
+            await client.create_pipeline(
+                f"bench-{i}", [Stage(f"s{n}", f"bench.s{n}") for n in range(stages)])
+
+    async with trio.open_nursery() as creators:
+        for i in range(pipelines):
+            creators.start_soon(create, i)
+            if rate:  # an open-loop arrival rate below capacity: latency
+                await trio.sleep(1 / rate)
+
+
 async def run(pipelines: int, stages: int, concurrency: int, rate: float) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         proc, internal, external = await _start_server(db)
         try:
             key = await _api_key(internal)
-            done = trio.Event()
-            hops = 0
             total = pipelines * stages
-
-            worker = AsyncWorker(external, key, "bench", concurrency=concurrency,
-                                 wait_seconds=5, extend_leases=False)
-
-            async def step(job: Job) -> str:
-                nonlocal hops
-                hops += 1
-                if hops >= total:
-                    done.set()
-                return "ok"
-
-            for n in range(stages):
-                worker.add_handler(f"bench.s{n}", step)
+            worker, done = chain_worker(external, key, stages, concurrency, total)
             async with trio.open_nursery() as nursery:
                 await nursery.start(worker.run)
                 cpu0, t0 = _cpu_seconds(proc.pid), time.perf_counter()
                 async with AsyncClient(external, key) as client:
-                    limiter = trio.CapacityLimiter(16)
-
-                    async def create(i: int) -> None:
-                        async with limiter:
-                            await client.create_pipeline(
-                                f"bench-{i}", [Stage(f"s{n}", f"bench.s{n}") for n in range(stages)])
-
-                    async with trio.open_nursery() as creators:
-                        for i in range(pipelines):
-                            creators.start_soon(create, i)
-                            if rate:  # an open-loop arrival rate below capacity: latency
-                                await trio.sleep(1 / rate)
+                    await create_chains(client, pipelines, stages, rate)
                     created = time.perf_counter() - t0
                     await done.wait()
                 elapsed, cpu = time.perf_counter() - t0, _cpu_seconds(proc.pid) - cpu0

@@ -45,8 +45,16 @@ from typing import Any
 import httpx
 import trio
 
-from benchmarks.hops import _api_key, _cpu_seconds, _delays, _pct, _start_server
-from pipelogiq.sdk import AsyncClient, AsyncWorker, Job, Stage
+from benchmarks.hops import (
+    _api_key,
+    _cpu_seconds,
+    _delays,
+    _pct,
+    _start_server,
+    chain_worker,
+    create_chains,
+)
+from pipelogiq.sdk import AsyncClient, Stage
 from pipelogiq.sdk.job import iter_messages
 
 
@@ -141,41 +149,16 @@ async def run_pipelogiq(pipelines: int, stages: int, concurrency: int, rate: flo
         proc, internal, external = await _start_server(db)
         try:
             key = await _api_key(internal)
-            done = trio.Event()
-            hops = 0
             total = pipelines * stages
             timing = TimingTransport()
-            worker = AsyncWorker(external, key, "bench", concurrency=concurrency,
-                                 wait_seconds=5, extend_leases=False, transport=timing)
-
-            async def step(job: Job) -> str:
-                nonlocal hops
-                hops += 1
-                if hops >= total:
-                    done.set()
-                return "ok"
-
-            for n in range(stages):
-                worker.add_handler(f"bench.s{n}", step)
+            worker, done = chain_worker(external, key, stages, concurrency, total, timing)
             with PySpy(proc.pid, profile, profile_gil):
                 async with trio.open_nursery() as nursery:
                     await nursery.start(worker.run)
                     cpu0, t0, ccpu0 = _cpu_seconds(proc.pid), time.perf_counter(), time.process_time()
                     threads0 = _thread_cpu(proc.pid)
                     async with AsyncClient(external, key) as client:
-                        limiter = trio.CapacityLimiter(16)
-
-                        async def create(i: int) -> None:
-                            async with limiter:
-                                await client.create_pipeline(
-                                    f"bench-{i}",
-                                    [Stage(f"s{n}", f"bench.s{n}") for n in range(stages)])
-
-                        async with trio.open_nursery() as creators:
-                            for i in range(pipelines):
-                                creators.start_soon(create, i)
-                                if rate:
-                                    await trio.sleep(1 / rate)
+                        await create_chains(client, pipelines, stages, rate)
                         created = time.perf_counter() - t0
                         await done.wait()
                     elapsed = time.perf_counter() - t0

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from urllib.parse import parse_qsl
 
+import attrs
 import h11
 import trio
 
@@ -84,8 +85,7 @@ class H1Server:
         except h11.RemoteProtocolError as exc:
             if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
                 status = exc.error_status_hint if exc.error_status_hint >= 400 else 400
-                reply = self.app.render(status, f"malformed HTTP request: {exc}")
-                reply = Reply(reply.status, reply.body, reply.content_type, (("Connection", "close"),))
+                reply = _closing(self.app.render(status, f"malformed HTTP request: {exc}"))
                 await _quietly(self._send(stream, conn, reply, request_id_for(None), "GET"))
         except (_Close, trio.BrokenResourceError, trio.ClosedResourceError):
             pass
@@ -123,7 +123,7 @@ class H1Server:
         if body is None:
             reply = self.app.render(413, f"request body larger than {MAX_BODY} bytes")
             if conn.their_state is not h11.DONE:  # not all of it read: the connection ends
-                reply = Reply(reply.status, reply.body, reply.content_type, (("Connection", "close"),))
+                reply = _closing(reply)
             await self._send(stream, conn, reply, rid, method)
             return
         path, _, query = head.target.decode("latin-1").partition("?")
@@ -183,6 +183,11 @@ class H1Server:
             data += conn.send(h11.Data(data=reply.body))
         data += conn.send(h11.EndOfMessage())
         await stream.send_all(data)
+
+
+def _closing(reply: Reply) -> Reply:
+    """`reply`, telling the client that the connection ends with it."""
+    return attrs.evolve(reply, headers=(*reply.headers, ("Connection", "close")))
 
 
 async def _event(stream: trio.abc.Stream, conn: h11.Connection,
