@@ -42,10 +42,11 @@ def job_payloads(conn: sqlite3.Connection, jobs: Sequence[Job]) -> list[Job]:
 
 
 def stale_pending_jobs(conn: sqlite3.Connection, before: float) -> list[Job]:
-    """Jobs of stages `Pending` since before `before` (the sweep checks they are queued)."""
+    """Jobs of stages `Pending` since before `before`, oldest first (the sweep checks they are
+    queued)."""
     rows = conn.execute(
-        "SELECT * FROM stages WHERE status = 'Pending' AND pending_since < ? ORDER BY id"
-        " LIMIT 1000", (before,)).fetchall()
+        "SELECT * FROM stages WHERE status = 'Pending' AND pending_since < ?"
+        " ORDER BY pending_since, id LIMIT 1000", (before,)).fetchall()
     return [Job(r["application_id"], r["handler"], r["id"], r["pipeline_id"], r["attempt"])
             for r in rows]
 

@@ -454,7 +454,8 @@ def next_deadline(conn: sqlite3.Connection, pending_timeout: float) -> float | N
 
 
 def pending_jobs(conn: sqlite3.Connection) -> list[Job]:
-    rows = conn.execute("SELECT * FROM stages WHERE status = 'Pending' ORDER BY id").fetchall()
+    rows = conn.execute(  # in the order they became due: the index's own order
+        "SELECT * FROM stages WHERE status = 'Pending' ORDER BY pending_since, id").fetchall()
     return [_job(r) for r in rows]
 
 
