@@ -19,10 +19,10 @@ from pipelogiq.alerts import AlertEmitter
 from pipelogiq.broker.base import Broker, queue_name
 from pipelogiq.clock import Clock
 from pipelogiq.config import Settings
-from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
+from pipelogiq.domain import Delivered, Job, JobResult, NewPipeline, StageState, StageStatus
 from pipelogiq.observability.metrics import Metrics
 from pipelogiq.observability.tracing import TraceEmitter
-from pipelogiq.store.base import AckOutcome, Reclaimed, Trigger
+from pipelogiq.store.base import AckOutcome, FollowOn, Reclaimed, Trigger
 from pipelogiq.store.interface import Store
 
 if TYPE_CHECKING:
@@ -124,18 +124,51 @@ class Engine:
         s = self.settings
         return queue_name(s.rabbit_name_prefix, s.app_id, application_id, handler)
 
-    def kick(self, pipeline_id: int, state: StageState | None = None) -> None:
+    def kick(self, pipeline_id: int, states: Sequence[StageState] = ()) -> None:
         """The pipeline may have a next step: its actor looks (on an API replica: an engine's
-        actor, woken through the cluster). `state`: the one stage that changed, as committed
+        actor, woken through the cluster). `states`: the stages that changed, as committed
         (the actor then plans from what it knows instead of re-reading the pipeline)."""
         if self.role == "api":
             assert self.cluster is not None
             self.cluster.wakes.add(pipeline_id)
         else:
-            self.kick_here(pipeline_id, state)
+            self.kick_here(pipeline_id, states)
 
-    def kick_here(self, pipeline_id: int, state: StageState | None = None) -> None:
-        self.pipelines.offer(pipeline_id, Kick(state))
+    def kick_here(self, pipeline_id: int, states: Sequence[StageState] = ()) -> None:
+        self.pipelines.offer(pipeline_id, Kick(tuple(states)))
+
+    async def create_pipeline(self, new: NewPipeline) -> tuple[int, bool]:
+        """Store a new pipeline (the same idempotency key again: the first one). A process that
+        runs the pipelines itself (`serve`) dispatches its first stage in the same transaction
+        when no policy may act on it; otherwise the pipeline's actor takes the first step."""
+        if self.role != "serve":
+            pid, created = await self.store.create_pipeline(new)
+            follow = None
+        else:
+            pid, created, follow = await self.store.create_and_start(new)
+        if created:
+            await self._followed(pid, follow)
+        return pid, created
+
+    async def _followed(self, pipeline_id: int, follow: FollowOn | None) -> None:
+        """A commit changed `pipeline_id` and perhaps took its next step (`follow`): announce
+        it, publish the dispatched job, and wake the pipeline's actor when it has more to do
+        or holds stages that are no longer current."""
+        if follow is None:
+            self.kick(pipeline_id)
+            self.changed(pipeline_id)
+            return
+        if follow.finished is not None:
+            status, reason = follow.finished
+            log.info("pipeline %s %s: %s", pipeline_id, status, reason)
+            self.alerter.pipeline_finished(pipeline_id, status, reason)
+            self.tracer.pipeline_finished(pipeline_id)
+        if not follow.settled or (pipeline_id in self.pipelines and follow.finished is None):
+            self.kick(pipeline_id, follow.stages)
+        self.changed(pipeline_id)  # committed: announce before publishing
+        if follow.job is not None:
+            self.metrics.stage_status_updated_total.inc()
+            await self.publish([follow.job])
 
     def changed(self, pipeline_id: int) -> None:
         self.hub.pipeline_changed(pipeline_id)
@@ -241,8 +274,13 @@ class Engine:
             self.changed(d.payload["pipelineId"])
 
     async def ack(self, application_id: int, token: str, result: JobResult) -> AckOutcome:
-        outcome = await self.store.ack(application_id, token, result)
+        """Apply an HTTP worker's result; where this process runs the pipelines (`serve`), the
+        pipeline's next step goes in the same transaction (`Engine._followed`)."""
+        outcome = await self.store.ack(application_id, token, result,
+                                       follow=self.role == "serve")
         self._result_applied(outcome, result)
+        if outcome.follow is not None and outcome.pipeline_id is not None:
+            await self._followed(outcome.pipeline_id, outcome.follow)
         return outcome
 
     async def amqp_result(self, msg: StageResultMessage) -> AckOutcome:
@@ -279,8 +317,9 @@ class Engine:
     def _settled(self, outcome: AckOutcome) -> None:
         if outcome.kind == "applied" and outcome.pipeline_id is not None:
             self.metrics.stage_status_updated_total.inc()
-            self.kick(outcome.pipeline_id, outcome.state)
-            self.changed(outcome.pipeline_id)
+            if outcome.follow is None:  # else `ack` announces it with its next step
+                self.kick(outcome.pipeline_id, () if outcome.state is None else (outcome.state,))
+                self.changed(outcome.pipeline_id)
             if outcome.status == StageStatus.FAILED and outcome.stage_id is not None:
                 self.alerter.stage_failed(outcome.pipeline_id, outcome.stage_id)
         for pipeline_id in outcome.wake:  # a circuit breaker closed: its held stages may go

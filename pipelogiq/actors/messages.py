@@ -15,10 +15,10 @@ T = TypeVar("T")
 
 @attrs.frozen
 class Kick:
-    """Something about this pipeline changed. With `state`: that is all that changed, this
-    stage is now as given (committed); without: re-read the pipeline from the store."""
+    """Something about this pipeline changed. With `states`: that is all that changed, these
+    stages are now as given (committed); without: re-read the pipeline from the store."""
 
-    state: StageState | None = None
+    states: tuple[StageState, ...] = ()
 
 
 @attrs.frozen

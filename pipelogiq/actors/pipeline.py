@@ -67,11 +67,11 @@ class PipelineActor:
         known = self._stages
         if known is None or not kicks:
             return None
-        changed = {}
+        changed: dict[int, StageState] = {}
         for kick in kicks:
-            if kick.state is None:
+            if not kick.states:
                 return None
-            changed[kick.state.id] = kick.state
+            changed.update((s.id, s) for s in kick.states)
         if not changed.keys() <= {s.id for s in known}:
             return None
         return [changed.get(s.id, s) for s in known]

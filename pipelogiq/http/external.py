@@ -49,11 +49,9 @@ def create_external_app(services: Services) -> LeanApp:
         body = Body.parse(req.body)
         principal = await api_key_principal(services, req, body)
         new = parse_new_pipeline(body, principal.application_id)
-        pid, created = await store.create_pipeline(new)
+        pid, created = await engine.create_pipeline(new)
         if created:
             engine.metrics.ext_pipeline_created_total.inc()
-            engine.kick(pid)
-            engine.changed(pid)
         return json_reply(await store.pipeline_json(pid))
 
     @app.post("/logs")

@@ -33,6 +33,18 @@ class AckOutcome:
     triggers: tuple[Trigger, ...] = ()  # policies that acted on this result
     stage_id: int | None = None  # the stage it settled (alerts name it when it `Failed`)
     state: StageState | None = None  # that stage as this commit left it (its pipeline plans on)
+    follow: FollowOn | None = None  # what the same transaction did next for the pipeline
+
+
+@attrs.frozen
+class FollowOn:
+    """A pipeline's next step taken in the transaction that made it due (its stages, as that
+    commit left them, included): the next stage dispatched, or the pipeline finished."""
+
+    stages: tuple[StageState, ...]
+    job: Job | None = None  # dispatched (`Pending`): publish it
+    finished: tuple[str, str] | None = None  # (status, reason) the pipeline finished with
+    settled: bool = True  # nothing else is due now: the pipeline waits on a worker, or is done
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from pipelogiq.clock import Clock
 from pipelogiq.domain import Delivered, Job, JobResult, NewPipeline, StageState
 from pipelogiq.store.admin_store import AdminStore
-from pipelogiq.store.base import AckOutcome, Held, PipelineQuery, Principal, Reclaimed
+from pipelogiq.store.base import AckOutcome, FollowOn, Held, PipelineQuery, Principal, Reclaimed
 from pipelogiq.store.observability_store import ObservabilityStore
 from pipelogiq.store.policies_store import PoliciesStore
 
@@ -27,6 +27,8 @@ class Store(AdminStore, PoliciesStore, ObservabilityStore, Protocol):
 
     # -- pipelines -----------------------------------------------------------------------
     async def create_pipeline(self, new: NewPipeline) -> tuple[int, bool]: ...
+
+    async def create_and_start(self, new: NewPipeline) -> tuple[int, bool, FollowOn | None]: ...
 
     async def pipeline_json(self, pipeline_id: int, *, with_logs: bool = False) -> dict[str, Any] | None: ...
 
@@ -46,7 +48,8 @@ class Store(AdminStore, PoliciesStore, ObservabilityStore, Protocol):
 
     async def return_leases(self, tokens: Sequence[str]) -> list[Job]: ...
 
-    async def ack(self, app_id: int, token: str, result: JobResult) -> AckOutcome: ...
+    async def ack(self, app_id: int, token: str, result: JobResult,
+                  follow: bool = False) -> AckOutcome: ...
 
     async def requeue(self, app_id: int, token: str, max_redeliveries: int) -> AckOutcome: ...
 

@@ -24,7 +24,7 @@ from pipelogiq.store import sqlite_read as rd
 from pipelogiq.store import sqlite_retention as ret
 from pipelogiq.store import sqlite_workers as wrk
 from pipelogiq.store.admin_store import SqliteAdminMethods
-from pipelogiq.store.base import AckOutcome, Held, PipelineQuery, Principal, Reclaimed
+from pipelogiq.store.base import AckOutcome, FollowOn, Held, PipelineQuery, Principal, Reclaimed
 from pipelogiq.store.dbthread import Database, DbThread
 from pipelogiq.store.observability_store import SqliteObservabilityMethods
 from pipelogiq.store.policies_store import SqlitePoliciesMethods
@@ -66,6 +66,9 @@ class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMet
     async def create_pipeline(self, new: NewPipeline) -> tuple[int, bool]:
         return await self.run_hot(pip.create_pipeline, new, self.clock.now())
 
+    async def create_and_start(self, new: NewPipeline) -> tuple[int, bool, FollowOn | None]:
+        return await self.run_hot(pip.create_and_start, new, self.clock.now())
+
     async def pipeline_json(self, pipeline_id: int, *, with_logs: bool = False) -> dict[str, Any] | None:
         if with_logs:  # logs are unbounded: off the event loop
             return await self.run(lambda c: rd.pipeline_json(c, pipeline_id, with_logs=True))
@@ -94,8 +97,9 @@ class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMet
     async def return_leases(self, tokens: Sequence[str]) -> list[Job]:
         return await self.run_hot(eng.return_leases, tokens, self.clock.now())
 
-    async def ack(self, app_id: int, token: str, result: JobResult) -> AckOutcome:
-        return await self.run_hot(eng.ack, app_id, token, result, self.clock.now())
+    async def ack(self, app_id: int, token: str, result: JobResult,
+                  follow: bool = False) -> AckOutcome:
+        return await self.run_hot(eng.ack, app_id, token, result, self.clock.now(), follow)
 
     async def requeue(self, app_id: int, token: str, max_redeliveries: int) -> AckOutcome:
         return await self.run_hot(eng.requeue, app_id, token, self.clock.now(), max_redeliveries)

@@ -24,7 +24,7 @@ import attrs
 from pipelogiq import statemachine as sm
 from pipelogiq.domain import Delivered, Job, JobResult, StageState, StageStatus
 from pipelogiq.security import digest, new_token
-from pipelogiq.store.base import AckOutcome, Held, Reclaimed, StageRef, StoreError
+from pipelogiq.store.base import AckOutcome, FollowOn, Held, Reclaimed, StageRef, StoreError
 from pipelogiq.store.sqlite_enforcement import (
     MAY_HAVE_POLICIES,
     StageView,
@@ -82,48 +82,88 @@ def dispatch(
     runs: a second dispatcher of it waits, then finds it moved, so a dispatch spends a policy's
     budget at most once."""
     with tx(conn, ROW_LOCKS):
-        row = conn.execute(
-            f"SELECT *, {MAY_HAVE_POLICIES} FROM stages"
-            " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled')" + for_update(conn),
-            (stage_id,),
-        ).fetchone()
+        row = _ready_row(conn, stage_id)
         if row is None:
             return None
         held = gate(StageView(conn, row), now)
         if held is not None:
             return held
-        row = conn.execute(
-            "UPDATE stages SET status = 'Pending', pending_since = ?, ready_at = ?,"
-            " next_retry_at = NULL, wait_reason = NULL, held_until = NULL, held_by = NULL"
-            " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled') RETURNING *",
-            (now, now, stage_id),
-        ).fetchone()
-        if row is None:
-            return None
-        conn.execute(
-            "UPDATE pipelines SET status = 'Running', started_at = COALESCE(started_at, ?),"
-            " updated_at = ? WHERE id = ? AND status IN ('NotStarted', 'Running')",
-            (now, now, row["pipeline_id"]),
-        )
-        stage_log(conn, row["pipeline_id"], stage_id, now, "Information",
-                  f"Pending: {reason} (attempt {row['attempt']})", attempt=row["attempt"])
-        return _job(row)
+        return _to_pending(conn, stage_id, now, reason)
+
+
+def _ready_row(conn: sqlite3.Connection, stage_id: int) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT *, {MAY_HAVE_POLICIES} FROM stages"
+        " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled')" + for_update(conn),
+        (stage_id,),
+    ).fetchone()
+    return row
+
+
+def _to_pending(conn: sqlite3.Connection, stage_id: int, now: float, reason: str) -> Job | None:
+    row = conn.execute(
+        "UPDATE stages SET status = 'Pending', pending_since = ?, ready_at = ?,"
+        " next_retry_at = NULL, wait_reason = NULL, held_until = NULL, held_by = NULL"
+        " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled') RETURNING *",
+        (now, now, stage_id),
+    ).fetchone()
+    if row is None:
+        return None
+    conn.execute(
+        "UPDATE pipelines SET status = 'Running', started_at = COALESCE(started_at, ?),"
+        " updated_at = ? WHERE id = ? AND status IN ('NotStarted', 'Running')",
+        (now, now, row["pipeline_id"]),
+    )
+    stage_log(conn, row["pipeline_id"], stage_id, now, "Information",
+              f"Pending: {reason} (attempt {row['attempt']})", attempt=row["attempt"])
+    return _job(row)
 
 
 def finish_pipeline(
     conn: sqlite3.Connection, pipeline_id: int, status: str, reason: str, now: float
 ) -> bool:
     with tx(conn, ROW_LOCKS):  # one conditional update: it re-checks the row it waited for
-        cur = conn.execute(
-            "UPDATE pipelines SET status = ?, finished_at = ?, updated_at = ?"
-            " WHERE id = ? AND status IN ('NotStarted', 'Running')",
-            (status, now, now, pipeline_id),
-        )
-        if cur.rowcount:
-            stage_log(conn, pipeline_id, None, now,
-                      "Error" if status == "Failed" else "Information",
-                      f"Pipeline {status}: {reason}")
-        return cur.rowcount == 1
+        return _finish(conn, pipeline_id, status, reason, now)
+
+
+def _finish(conn: sqlite3.Connection, pipeline_id: int, status: str, reason: str,
+            now: float) -> bool:
+    cur = conn.execute(
+        "UPDATE pipelines SET status = ?, finished_at = ?, updated_at = ?"
+        " WHERE id = ? AND status IN ('NotStarted', 'Running')",
+        (status, now, now, pipeline_id),
+    )
+    if cur.rowcount:
+        stage_log(conn, pipeline_id, None, now, "Error" if status == "Failed" else "Information",
+                  f"Pipeline {status}: {reason}")
+    return bool(cur.rowcount == 1)
+
+
+def follow_on(conn: sqlite3.Connection, pipeline_id: int, now: float) -> FollowOn | None:
+    """Inside the transaction that settled one of its stages: the pipeline's next step, as its
+    actor would take it (`sm.plan`), when that step needs no policy and no timer — the next
+    stage dispatched, or the pipeline finished. None leaves the step to the pipeline's actor
+    (a policy may act, a retry waits, the stage moved)."""
+    status, stages = stage_states(conn, pipeline_id)
+    if status not in ("NotStarted", "Running"):
+        return None
+    match sm.plan(stages, now):
+        case sm.Dispatch(stage):
+            row = _ready_row(conn, stage.id)
+            if row is None or row["may_have_policies"]:
+                return None
+            job = _to_pending(conn, stage.id, now, "retry due" if stage.retries_used else "ready")
+            if job is None:
+                return None
+            after = [attrs.evolve(s, status=StageStatus.PENDING) if s.id == stage.id else s
+                     for s in stages]
+            return FollowOn(tuple(after), job=job,
+                            settled=isinstance(sm.plan(after, now), sm.Busy))
+        case sm.Finish(outcome, reason):
+            if not _finish(conn, pipeline_id, outcome, reason, now):
+                return None
+            return FollowOn(tuple(stages), finished=(outcome, reason))
+    return None
 
 
 def write_transition(
@@ -278,9 +318,12 @@ def _current(
 
 
 def ack(
-    conn: sqlite3.Connection, application_id: int, token: str, result: JobResult, now: float
+    conn: sqlite3.Connection, application_id: int, token: str, result: JobResult, now: float,
+    follow: bool = False,
 ) -> AckOutcome:
-    """Apply a worker's result as one conditional update (SPEC §3.5)."""
+    """Apply a worker's result as one conditional update (SPEC §3.5). `follow`: in the same
+    transaction, take the pipeline's next step when it needs no policy and no timer
+    (`follow_on`): one commit per hop instead of two."""
     with tx(conn, ROW_LOCKS):  # the stage is locked by `_current`
         lease_row, stage, answer = _current(conn, application_id, token, now)
         if answer is not None:
@@ -290,6 +333,8 @@ def ack(
         if outcome.kind == "applied":
             conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
                          (lease_row["token"],))
+            if follow:
+                outcome = attrs.evolve(outcome, follow=follow_on(conn, stage["pipeline_id"], now))
         return outcome
 
 

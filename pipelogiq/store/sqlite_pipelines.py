@@ -7,7 +7,8 @@ from typing import Any
 
 from pipelogiq.domain import NewPipeline
 from pipelogiq.security import new_span_id, new_trace_id
-from pipelogiq.store.base import PipelineQuery
+from pipelogiq.store.base import FollowOn, PipelineQuery
+from pipelogiq.store.sqlite_engine import follow_on
 from pipelogiq.store.sqlite_read import pipelines_json
 from pipelogiq.store.sqltx import contains, dumps, like, stage_log, tx
 
@@ -18,44 +19,57 @@ def create_pipeline(conn: sqlite3.Connection, new: NewPipeline, now: float) -> t
     Returns (id, created); the same idempotency key again returns the first pipeline.
     """
     with tx(conn):
-        if new.idempotency_key:
-            row = conn.execute(
-                "SELECT id FROM pipelines WHERE application_id = ? AND idempotency_key = ?",
-                (new.application_id, new.idempotency_key),
-            ).fetchone()
-            if row is not None:
-                return row[0], False
-        is_event = len(new.stages) == 1 and new.stages[0].is_event
-        pid = conn.execute(
-            "INSERT INTO pipelines (application_id, name, trace_id, status, is_event,"
-            " idempotency_key, created_at, updated_at) VALUES (?, ?, ?, 'NotStarted', ?, ?, ?, ?)"
-            " RETURNING id",
-            (new.application_id, new.name, new.trace_id or new_trace_id(), is_event,
-             new.idempotency_key, now, now),
-        ).fetchone()[0]
-        conn.executemany(
-            "INSERT INTO stages (pipeline_id, application_id, position, name, handler,"
-            " description, input, status, span_id, is_event, options, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?, ?, ?)",
-            [
-                (pid, new.application_id, i, s.name, s.handler, s.description, s.input,
-                 new_span_id(), s.is_event, dumps(s.options.to_json()), now)
-                for i, s in enumerate(new.stages)
-            ],
-        )
-        conn.executemany(
-            "INSERT INTO keywords (pipeline_id, key, value) VALUES (?, ?, ?)",
-            [(pid, k, v) for k, v in new.keywords],
-        )
-        conn.executemany(
-            "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
-            " value = excluded.value, value_type = excluded.value_type",
-            [(pid, k, v, t, now) for k, v, t in new.context],
-        )
-        stage_log(conn, pid, None, now, "Information",
-                  f"Pipeline created with {len(new.stages)} stage(s)")
-        return pid, True
+        return _insert(conn, new, now)
+
+
+def create_and_start(conn: sqlite3.Connection, new: NewPipeline,
+                     now: float) -> tuple[int, bool, FollowOn | None]:
+    """`create_pipeline`, and in the same transaction its first step (`follow_on`: the first
+    stage dispatched when no policy may act on it)."""
+    with tx(conn):
+        pid, created = _insert(conn, new, now)
+        return pid, created, follow_on(conn, pid, now) if created else None
+
+
+def _insert(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int, bool]:
+    if new.idempotency_key:
+        row = conn.execute(
+            "SELECT id FROM pipelines WHERE application_id = ? AND idempotency_key = ?",
+            (new.application_id, new.idempotency_key),
+        ).fetchone()
+        if row is not None:
+            return row[0], False
+    is_event = len(new.stages) == 1 and new.stages[0].is_event
+    pid = conn.execute(
+        "INSERT INTO pipelines (application_id, name, trace_id, status, is_event,"
+        " idempotency_key, created_at, updated_at) VALUES (?, ?, ?, 'NotStarted', ?, ?, ?, ?)"
+        " RETURNING id",
+        (new.application_id, new.name, new.trace_id or new_trace_id(), is_event,
+         new.idempotency_key, now, now),
+    ).fetchone()[0]
+    conn.executemany(
+        "INSERT INTO stages (pipeline_id, application_id, position, name, handler,"
+        " description, input, status, span_id, is_event, options, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?, ?, ?)",
+        [
+            (pid, new.application_id, i, s.name, s.handler, s.description, s.input,
+             new_span_id(), s.is_event, dumps(s.options.to_json()), now)
+            for i, s in enumerate(new.stages)
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO keywords (pipeline_id, key, value) VALUES (?, ?, ?)",
+        [(pid, k, v) for k, v in new.keywords],
+    )
+    conn.executemany(
+        "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
+        " value = excluded.value, value_type = excluded.value_type",
+        [(pid, k, v, t, now) for k, v, t in new.context],
+    )
+    stage_log(conn, pid, None, now, "Information",
+              f"Pipeline created with {len(new.stages)} stage(s)")
+    return pid, True
 
 
 def list_pipelines(conn: sqlite3.Connection, q: PipelineQuery) -> dict[str, Any]:

@@ -129,56 +129,56 @@ async def test_a_frame_for_every_kind_of_change(api: Api) -> None:
             {"stageName": "b", "stageHandlerName": "wb"}])
         pid, (a, b) = p["id"], [s["id"] for s in p["stages"]]
 
-        # creation, then dispatch (two notifications)
+        # creation, with the first stage's dispatch in the same commit (one notification)
         doc = await frame_for(ws, pid, lambda d: st(d, 0) == "Pending")
         assert doc["status"] == "Running" and st(doc, 1) == "NotStarted"
         assert doc["applicationId"] == api.application_id and doc["name"] == "p"
-        await notes.reach(pid, 2)
+        await notes.reach(pid, 1)
 
         # delivery
         token = await pull_token(api, "wa")
         doc = await frame_for(ws, pid, lambda d: st(d, 0) == "Running")
-        await notes.reach(pid, 3)
+        await notes.reach(pid, 2)
 
         # a failed result with a retry left: RetryScheduled (an hour away, so nothing follows)
         assert (await api.ack(token, isSuccess=False, result="bad")).status_code == 200
         doc = await frame_for(ws, pid, lambda d: st(d, 0) == "RetryScheduled")
         assert doc["stages"][0]["attempt"] == 2  # the next attempt, scheduled
-        await notes.reach(pid, 4)
+        await notes.reach(pid, 3)
 
         # retry now: the operator action, then the retry's dispatch
         await act(api, "retryNow", stageId=a)
         doc = await frame_for(ws, pid, lambda d: st(d, 0) == "Pending"
                               and d["stages"][0]["attempt"] == 2)
-        await notes.reach(pid, 6)
+        await notes.reach(pid, 5)
 
         token = await pull_token(api, "wa")
         await frame_for(ws, pid, lambda d: st(d, 0) == "Running")
-        await notes.reach(pid, 7)
+        await notes.reach(pid, 6)
 
-        # a successful result, then the next stage's dispatch
+        # a successful result, with the next stage's dispatch in the same commit
         assert (await api.ack(token, isSuccess=True, result="done")).status_code == 200
         doc = await frame_for(ws, pid, lambda d: st(d, 0) == "Completed" and st(d, 1) == "Pending")
         assert doc["stages"][0]["output"] == "done"
-        await notes.reach(pid, 9)
+        await notes.reach(pid, 7)
 
         # skip the pending stage: the action, then the pipeline completes
         await act(api, "skipStage", stageId=b)
         doc = await frame_for(ws, pid, lambda d: d["status"] == "Completed")
         assert [s["status"] for s in doc["stages"]] == ["Completed", "Skipped"]
-        await notes.reach(pid, 11)
+        await notes.reach(pid, 9)
 
         # rerun the first stage: the action, then its dispatch
         await act(api, "rerunStage", stageId=a)
         doc = await frame_for(ws, pid, lambda d: d["status"] == "Running"
                               and st(d, 0) == "Pending" and d["stages"][0]["attempt"] == 3)
-        await notes.reach(pid, 13)
+        await notes.reach(pid, 11)
 
         # cancel
         await act(api, "cancel", pipelineId=pid)
         doc = await frame_for(ws, pid, lambda d: d["status"] == "Cancelled")
         assert [s["status"] for s in doc["stages"]] == ["Cancelled", "Skipped"]
-        await notes.reach(pid, 14)
+        await notes.reach(pid, 12)
 
 
 async def test_watchdog_decisions_make_frames(tmp_path: Path) -> None:
@@ -200,15 +200,15 @@ async def test_watchdog_decisions_make_frames(tmp_path: Path) -> None:
                     pid = p["id"]
                     await pull_token(api, "dog")
                     await frame_for(ws, pid, lambda d: st(d, 0) == "Running")
-                    await notes.reach(pid, 3)  # creation, dispatch, delivery
+                    await notes.reach(pid, 2)  # creation with its dispatch, delivery
                     # lease lapsed: reclaimed, a new attempt pending
                     await frame_for(ws, pid, lambda d: st(d, 0) == "Pending"
                                     and d["stages"][0]["attempt"] == 2)
-                    await notes.reach(pid, 4)
+                    await notes.reach(pid, 3)
                     # nobody took it: failed, and so the pipeline
                     doc = await frame_for(ws, pid, lambda d: d["status"] == "Failed")
                     assert st(doc, 0) == "Failed"
-                    await notes.reach(pid, 6)
+                    await notes.reach(pid, 5)
         finally:
             closing.set()
 

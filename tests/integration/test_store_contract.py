@@ -112,6 +112,45 @@ async def test_kind_ping_and_a_three_stage_run(store: SqlStore, clock: ManualClo
     assert await store.idle_active_pipeline_ids() == []
 
 
+async def test_a_pipeline_started_and_carried_on_by_the_transactions_that_made_it_due(
+        store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    pid, created, follow = await store.create_and_start(NewPipeline(app, "p", stages(2)))
+    assert created and follow is not None and follow.job is not None and follow.settled
+    _, (first, second) = await store.stage_states(pid)
+    assert (first.status, second.status) == ("Pending", "NotStarted")
+    assert follow.job.stage_id == first.id and list(follow.stages) == [first, second]
+    again = await store.create_and_start(NewPipeline(app, "p", stages(2)))
+    assert again[2] is not None  # no idempotency key: another pipeline
+
+    (d,) = await store.lease([follow.job], "q", None, 30)
+    out = await store.ack(app, d.token, JobResult(output="o"), follow=True)
+    assert out.follow is not None and out.follow.job is not None
+    assert out.follow.job.stage_id == second.id
+    _, states = await store.stage_states(pid)
+    assert [s.status for s in states] == ["Completed", "Pending"] == [
+        s.status for s in out.follow.stages]
+    assert (await store.ack(app, d.token, JobResult(), follow=True)).follow is None  # duplicate
+
+    (d,) = await store.lease([out.follow.job], "q", None, 30)
+    out = await store.ack(app, d.token, JobResult(), follow=True)
+    assert out.follow is not None and out.follow.job is None
+    assert out.follow.finished == ("Completed", "every stage finished")
+    status, statuses = await status_of(store, pid)
+    assert (status, statuses) == ("Completed", ["Completed", "Completed"])
+
+    # A retry waits on a timer and a policy may hold a stage back: both are the actor's.
+    pid, (sid,) = await new_pipeline(store, app, 1, options={"retry_interval": 10,
+                                                              "max_retries": 1})
+    d = await deliver(store, sid)
+    out = await store.ack(app, d.token, JobResult(is_success=False), follow=True)
+    assert out.status == "RetryScheduled" and out.follow is None
+    await store.create_policy(draft(app, "any"), "ann")
+    pid, created, follow = await store.create_and_start(NewPipeline(app, "p", stages(1)))
+    assert created and follow is None
+    assert (await status_of(store, pid)) == ("NotStarted", ["NotStarted"])
+
+
 async def test_failures_retries_and_unknown_tokens(store: SqlStore, clock: ManualClock) -> None:
     app = await new_app(store)
     other = await new_app(store, "other")

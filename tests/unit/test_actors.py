@@ -30,7 +30,7 @@ from pipelogiq.actors.pipeline import HIBERNATE_AFTER, PipelineActor
 from pipelogiq.actors.worker_session import WorkerSessionActor
 from pipelogiq.broker.memory import MemoryBroker
 from pipelogiq.clock import TrioClock
-from pipelogiq.domain import Delivered, Job, JobResult
+from pipelogiq.domain import Delivered, Job, JobResult, NewPipeline
 from pipelogiq.store.sqlite import SqliteStore
 
 
@@ -657,16 +657,47 @@ async def test_pipeline_actor_hibernates_and_is_rebuilt_by_the_next_kick(
 ) -> None:
     runs = count_pipeline_actors(monkeypatch)
     async with running_engine(tmp_path, settings(job_lease=3600)) as h:
-        pid = await h.create(stage("one"), stage("two"))
+        pid = await h.create(stage("one", max_retries=1, retry_interval=10), stage("two"))
         job = await h.pull_one(wait=1)
         assert pid in h.engine.pipelines
         await trio.sleep(HIBERNATE_AFTER + 1)  # waiting only on a worker: the actor leaves
         assert pid not in h.engine.pipelines
         assert runs == [pid]
-        assert (await h.ack(job.token, is_success=True)).kind == "applied"
-        s = await h.wait_stage(pid, "Pending", index=1)
-        assert s.attempt == 1
+        # A failed attempt with a retry left: a timer, which only the actor keeps.
+        outcome = await h.ack(job.token, is_success=False, error_code="E")
+        assert outcome.status == "RetryScheduled" and outcome.follow is None
+        s = await h.wait_stage(pid, "Pending", attempt=2)
+        assert s.retries_used == 1
         assert runs == [pid, pid]  # rebuilt from the store by the ack's kick
+
+
+async def test_an_ack_dispatches_the_next_stage_in_its_own_transaction_without_the_actor(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = count_pipeline_actors(monkeypatch)
+    async with running_engine(tmp_path, settings(job_lease=3600)) as h:
+        pid, created = await h.engine.create_pipeline(NewPipeline(
+            application_id=h.app_id, name="p", stages=(stage("one"), stage("two"))))
+        assert created
+        # The creation's transaction dispatched the first stage: no actor was needed.
+        assert (await h.stage(pid)).status == "Pending"
+        assert runs == []
+        job = await h.pull_one(wait=1)
+        outcome = await h.ack(job.token, is_success=True, output="o1")
+        assert outcome.follow is not None and outcome.follow.job is not None
+        assert outcome.follow.settled
+        status, stages = await h.states(pid)
+        assert [s.status for s in stages] == ["Completed", "Pending"]
+        assert runs == []
+        assert any(m.startswith("Pending: ready") for m in await h.logs(pid, index=1))
+        job = await h.pull_one(wait=1)
+        assert job.payload["stageId"] == stages[1].id
+        outcome = await h.ack(job.token, is_success=True)
+        assert outcome.follow is not None and outcome.follow.finished == (
+            "Completed", "every stage finished")
+        status, _ = await h.states(pid)
+        assert status == "Completed"
+        assert runs == []
 
 
 async def test_kick_that_finishes_a_hibernated_pipeline_does_not_respawn_forever(
@@ -679,7 +710,11 @@ async def test_kick_that_finishes_a_hibernated_pipeline_does_not_respawn_forever
         await trio.sleep(HIBERNATE_AFTER + 1)  # a stage longer than HIBERNATE_AFTER
         assert pid not in h.engine.pipelines
         before = len(runs)
-        assert (await h.ack(job.token, is_success=True)).kind == "applied"
+        # A result applied without the next step (an AMQP result, an API replica's ack):
+        # the kick rebuilds the actor, which finishes the pipeline.
+        outcome = await h.store.ack(h.app_id, job.token, JobResult(is_success=True))
+        assert outcome.kind == "applied" and outcome.state is not None
+        h.engine.kick(pid, (outcome.state,))
         await h.wait_for(pid, lambda st, _: st == "Completed")
         await trio.testing.wait_all_tasks_blocked()
         assert len(runs) - before == 1, f"{len(runs) - before} incarnations for one kick"
