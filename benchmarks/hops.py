@@ -114,9 +114,17 @@ def chain_worker(external: str, key: str, stages: int, concurrency: int, total: 
     return worker, done
 
 
-async def create_chains(client: AsyncClient, pipelines: int, stages: int, rate: float) -> None:
-    """Create the pipelines: 16 requests in flight, or an open-loop `rate` per second."""
-    limiter = trio.CapacityLimiter(16)
+# Creation requests in flight. The application side of the workload, like Celery's client
+# sending its chains; httpx's connection pool costs the client more per request the more
+# connections it keeps (16: 2.65 ms CPU per creation, 4: 1.6-1.7 ms, BENCHMARKS.md).
+CREATORS = 4
+
+
+async def create_chains(client: AsyncClient, pipelines: int, stages: int, rate: float,
+                        creators: int = CREATORS) -> None:
+    """Create the pipelines: `creators` requests in flight, or an open-loop `rate` per
+    second."""
+    limiter = trio.CapacityLimiter(creators)
 
     async def create(i: int) -> None:
         async with limiter:
@@ -130,7 +138,8 @@ async def create_chains(client: AsyncClient, pipelines: int, stages: int, rate: 
                 await trio.sleep(1 / rate)
 
 
-async def run(pipelines: int, stages: int, concurrency: int, rate: float) -> dict[str, object]:
+async def run(pipelines: int, stages: int, concurrency: int, rate: float,
+              creators: int = CREATORS) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         proc, internal, external = await _start_server(db)
@@ -142,7 +151,7 @@ async def run(pipelines: int, stages: int, concurrency: int, rate: float) -> dic
                 await nursery.start(worker.run)
                 cpu0, t0 = _cpu_seconds(proc.pid), time.perf_counter()
                 async with AsyncClient(external, key) as client:
-                    await create_chains(client, pipelines, stages, rate)
+                    await create_chains(client, pipelines, stages, rate, creators)
                     created = time.perf_counter() - t0
                     await done.wait()
                 elapsed, cpu = time.perf_counter() - t0, _cpu_seconds(proc.pid) - cpu0
@@ -154,7 +163,7 @@ async def run(pipelines: int, stages: int, concurrency: int, rate: float) -> dic
             await proc.wait()
     return {
         "pipelines": pipelines, "stages": stages, "concurrency": concurrency,
-        "arrival_rate": rate or "all at once",
+        "arrival_rate": rate or "all at once", "creators": creators,
         "hops": total, "seconds": round(elapsed, 2), "create_seconds": round(created, 2),
         "hops_per_second": round(total / elapsed, 1),
         "dispatch_delay_ms": {"p50": round(_pct(delays, 0.5) * 1000, 1),
@@ -172,9 +181,11 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--rate", type=float, default=0.0,
                    help="pipelines created per second (0: all at once, a throughput run)")
+    p.add_argument("--creators", type=int, default=CREATORS,
+                   help="pipeline creation requests in flight")
     args = p.parse_args()
-    print(json.dumps(trio.run(run, args.pipelines, args.stages, args.concurrency, args.rate),
-                     indent=2))
+    print(json.dumps(trio.run(run, args.pipelines, args.stages, args.concurrency, args.rate,
+                              args.creators), indent=2))
 
 
 if __name__ == "__main__":

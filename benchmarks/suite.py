@@ -46,6 +46,7 @@ import httpx
 import trio
 
 from benchmarks.hops import (
+    CREATORS,
     _api_key,
     _cpu_seconds,
     _delays,
@@ -143,7 +144,7 @@ class PySpy:
 
 async def run_pipelogiq(pipelines: int, stages: int, concurrency: int, rate: float = 0.0,
                         profile: Path | None = None, profile_gil: bool = False,
-                        ) -> dict[str, Any]:
+                        creators: int = CREATORS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.db"
         proc, internal, external = await _start_server(db)
@@ -158,7 +159,7 @@ async def run_pipelogiq(pipelines: int, stages: int, concurrency: int, rate: flo
                     cpu0, t0, ccpu0 = _cpu_seconds(proc.pid), time.perf_counter(), time.process_time()
                     threads0 = _thread_cpu(proc.pid)
                     async with AsyncClient(external, key) as client:
-                        await create_chains(client, pipelines, stages, rate)
+                        await create_chains(client, pipelines, stages, rate, creators)
                         created = time.perf_counter() - t0
                         await done.wait()
                     elapsed = time.perf_counter() - t0
@@ -175,7 +176,7 @@ async def run_pipelogiq(pipelines: int, stages: int, concurrency: int, rate: flo
     out: dict[str, Any] = {
         "system": "pipelogiq (embedded)",
         "pipelines": pipelines, "stages": stages, "concurrency": concurrency,
-        "arrival_rate": rate or "all at once",
+        "arrival_rate": rate or "all at once", "creators": creators,
         "hops": total, "seconds": round(elapsed, 2), "create_seconds": round(created, 2),
         "hops_per_second": round(total / elapsed, 1),
         "dispatch_delay_ms": {"p50": round(_pct(delays, 0.5) * 1000, 1),
@@ -314,6 +315,8 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--rate", type=float, default=0.0,
                    help="pipelines created per second, Pipelogiq only (0: all at once)")
+    p.add_argument("--creators", type=int, default=CREATORS,
+                   help="Pipelogiq pipeline creation requests in flight")
     p.add_argument("--celery-pool", default="prefork", choices=["prefork", "threads", "solo"])
     p.add_argument("--celery-acks-late", action="store_true")
     p.add_argument("--memory-pipelines", type=int, default=10000,
@@ -331,7 +334,7 @@ def main() -> None:
     if args.suite in ("all", "pipelogiq"):
         report["pipelogiq"] = trio.run(run_pipelogiq, args.pipelines, args.stages,
                                        args.concurrency, args.rate, args.profile,
-                                       args.profile_gil)
+                                       args.profile_gil, args.creators)
         print(json.dumps(report["pipelogiq"], indent=2), flush=True)
     if args.suite in ("all", "celery"):
         from benchmarks.celery_chain import run as run_celery
