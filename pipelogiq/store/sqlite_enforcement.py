@@ -29,9 +29,14 @@ HELD_BREAKER = "circuit_breaker"
 
 # A column for a `SELECT *, … FROM stages`: may any policy act on this stage? Most stages meet
 # none, and then `StageView` skips reading the policies (a round trip per transition saved).
-MAY_HAVE_POLICIES = (
-    "EXISTS (SELECT 1 FROM policies WHERE status = 'active'"
-    " AND (application_id IS NULL OR application_id = stages.application_id)) AS may_have_policies")
+_ACTIVE_FOR = ("EXISTS (SELECT 1 FROM policies WHERE status = 'active'"
+               " AND (application_id IS NULL OR application_id = {}))")
+MAY_HAVE_POLICIES = _ACTIVE_FOR.format("stages.application_id") + " AS may_have_policies"
+
+
+def app_may_have_policies(conn: sqlite3.Connection, application_id: int) -> bool:
+    """MAY_HAVE_POLICIES for every stage of an application."""
+    return bool(conn.execute("SELECT " + _ACTIVE_FOR.format("?"), (application_id,)).fetchone()[0])
 
 
 @attrs.define
@@ -50,7 +55,7 @@ class StageView:
         return int(self.row["application_id"])
 
     def policies(self) -> list[enf.ActivePolicy]:
-        if self._policies is None and not _may_have_policies(self.row):
+        if self._policies is None and not may_have_policies(self.row):
             self._policies = []
         if self._policies is None:
             rows = self.conn.execute(
@@ -99,7 +104,7 @@ class StageView:
                                      row["pipeline_id"], row["id"], what))
 
 
-def _may_have_policies(row: Any) -> bool:
+def may_have_policies(row: Any) -> bool:
     """False only when the row was read with MAY_HAVE_POLICIES and it said none."""
     return "may_have_policies" not in row.keys() or bool(row["may_have_policies"])
 

@@ -31,6 +31,7 @@ from pipelogiq.store.sqlite_enforcement import (
     attempt_finished,
     attempt_limit,
     gate,
+    may_have_policies,
     retry_rule,
 )
 from pipelogiq.store.sqlite_read import stage_next
@@ -100,7 +101,9 @@ def _ready_row(conn: sqlite3.Connection, stage_id: int) -> sqlite3.Row | None:
     return row
 
 
-def _to_pending(conn: sqlite3.Connection, stage_id: int, now: float, reason: str) -> Job | None:
+def _to_pending(conn: sqlite3.Connection, stage_id: int, now: float, reason: str,
+                running: bool = False) -> Job | None:
+    """The dispatch itself; `running`: the pipeline is known to be `Running` already."""
     row = conn.execute(
         "UPDATE stages SET status = 'Pending', pending_since = ?, ready_at = ?,"
         " next_retry_at = NULL, wait_reason = NULL, held_until = NULL, held_by = NULL"
@@ -109,11 +112,12 @@ def _to_pending(conn: sqlite3.Connection, stage_id: int, now: float, reason: str
     ).fetchone()
     if row is None:
         return None
-    conn.execute(
-        "UPDATE pipelines SET status = 'Running', started_at = COALESCE(started_at, ?),"
-        " updated_at = ? WHERE id = ? AND status IN ('NotStarted', 'Running')",
-        (now, now, row["pipeline_id"]),
-    )
+    if not running:
+        conn.execute(
+            "UPDATE pipelines SET status = 'Running', started_at = COALESCE(started_at, ?),"
+            " updated_at = ? WHERE id = ? AND status IN ('NotStarted', 'Running')",
+            (now, now, row["pipeline_id"]),
+        )
     stage_log(conn, row["pipeline_id"], stage_id, now, "Information",
               f"Pending: {reason} (attempt {row['attempt']})", attempt=row["attempt"])
     return _job(row)
@@ -139,20 +143,21 @@ def _finish(conn: sqlite3.Connection, pipeline_id: int, status: str, reason: str
     return bool(cur.rowcount == 1)
 
 
-def follow_on(conn: sqlite3.Connection, pipeline_id: int, now: float) -> FollowOn | None:
+def follow_on(conn: sqlite3.Connection, pipeline_id: int, now: float,
+              policies: bool) -> FollowOn | None:
     """Inside the transaction that settled one of its stages: the pipeline's next step, as its
     actor would take it (`sm.plan`), when that step needs no policy and no timer — the next
     stage dispatched, or the pipeline finished. None leaves the step to the pipeline's actor
-    (a policy may act, a retry waits, the stage moved)."""
+    (`policies`: one may act on the pipeline's stages; a retry waits; the stage moved)."""
     status, stages = stage_states(conn, pipeline_id)
     if status not in ("NotStarted", "Running"):
         return None
     match sm.plan(stages, now):
         case sm.Dispatch(stage):
-            row = _ready_row(conn, stage.id)
-            if row is None or row["may_have_policies"]:
+            if policies:
                 return None
-            job = _to_pending(conn, stage.id, now, "retry due" if stage.retries_used else "ready")
+            job = _to_pending(conn, stage.id, now, "retry due" if stage.retries_used else "ready",
+                              running=status == "Running")
             if job is None:
                 return None
             after = [attrs.evolve(s, status=StageStatus.PENDING) if s.id == stage.id else s
@@ -333,8 +338,9 @@ def ack(
         if outcome.kind == "applied":
             conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
                          (lease_row["token"],))
-            if follow:
-                outcome = attrs.evolve(outcome, follow=follow_on(conn, stage["pipeline_id"], now))
+            if follow:  # the pipeline's stages share the acked stage's application
+                outcome = attrs.evolve(outcome, follow=follow_on(
+                    conn, stage["pipeline_id"], now, may_have_policies(stage)))
         return outcome
 
 

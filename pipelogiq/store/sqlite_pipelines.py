@@ -8,6 +8,7 @@ from typing import Any
 from pipelogiq.domain import NewPipeline
 from pipelogiq.security import new_span_id, new_trace_id
 from pipelogiq.store.base import FollowOn, PipelineQuery
+from pipelogiq.store.sqlite_enforcement import app_may_have_policies
 from pipelogiq.store.sqlite_engine import follow_on
 from pipelogiq.store.sqlite_read import pipelines_json
 from pipelogiq.store.sqltx import contains, dumps, like, stage_log, tx
@@ -28,7 +29,10 @@ def create_and_start(conn: sqlite3.Connection, new: NewPipeline,
     stage dispatched when no policy may act on it)."""
     with tx(conn):
         pid, created = _insert(conn, new, now)
-        return pid, created, follow_on(conn, pid, now) if created else None
+        if not created:
+            return pid, False, None
+        policies = app_may_have_policies(conn, new.application_id)
+        return pid, True, follow_on(conn, pid, now, policies)
 
 
 def _insert(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int, bool]:

@@ -68,3 +68,32 @@ def test_sqlite_and_postgres_schemas_match(tmp_path: Path) -> None:
     for table in lite:
         assert lite[table] == pg[table], table
     assert lite_indexes == pg_indexes
+
+
+def test_the_lease_table_keeps_its_rows_when_it_is_rebuilt_without_rowid(tmp_path: Path) -> None:
+    """Migration 0006 rebuilds `job_leases` on SQLite: leases granted before it still answer
+    by token, and the table is one b-tree (no index of its primary key beside it)."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for m in sorted(migrate.MIGRATIONS_DIR.glob("000[1-5]_*.sql")):
+        (before / m.name).write_text(m.read_text())
+    conn = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    conn.execute("PRAGMA foreign_keys=ON")
+    assert migrate.apply_sqlite(conn, 0.0, before)[-1] == "0005"
+    conn.execute("INSERT INTO applications (id, name, created_at) VALUES (1, 'a', 0)")
+    conn.execute("INSERT INTO pipelines (id, application_id, name, trace_id, status, created_at,"
+                 " updated_at) VALUES (1, 1, 'p', 't', 'Running', 0, 0)")
+    conn.execute("INSERT INTO stages (id, pipeline_id, application_id, position, name, handler,"
+                 " status, span_id, options, created_at) VALUES (7, 1, 1, 0, 's', 'h',"
+                 " 'Running', 'x', '{}', 0)")
+    conn.execute("INSERT INTO job_leases VALUES ('digest-1', 7, 1, 1, 'w', 0, 'active')")
+    assert migrate.apply_sqlite(conn, 0.0) == ["0006"]
+    assert conn.execute("SELECT stage_id, state FROM job_leases WHERE token = 'digest-1'"
+                        ).fetchone() == (7, "active")
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'job_leases'").fetchone()[0]
+    assert "WITHOUT ROWID" in sql
+    assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'job_leases'"
+                        " AND name LIKE 'sqlite_autoindex%'").fetchone()[0] == 0
+    with pytest.raises(sqlite3.IntegrityError):  # still a key, still tied to its stage
+        conn.execute("INSERT INTO job_leases VALUES ('digest-2', 99, 1, 1, 'w', 0, 'active')")
+    conn.close()
