@@ -30,6 +30,10 @@ IDLE_EXIT = 60.0  # no waiter for this long: the actor leaves; the next pull spa
 # queue (a RabbitMQ consumer that is still subscribing): a zero-wait pull sees a job that is
 # already there, but never waits long on a broker that is away.
 MAX_EMPTY_GRACE = 1.0
+# Jobs often come in bursts (one ack request settles many stages, each dispatching the next):
+# while the queue keeps growing, a waiter with room for more is answered up to this many
+# scheduling rounds later, with what came meanwhile (fewer, fuller pulls; no timer involved).
+LINGER_ROUNDS = 3
 
 
 class HandlerQueueActor:
@@ -147,6 +151,7 @@ class HandlerQueueActor:
                 continue
             assert head is not None
             try:
+                await self._linger(head, taken)
                 delivered = await eng.store.lease([t.job for t in taken], self.queue,
                                                   head.worker_id, eng.settings.job_lease)
             except BaseException:
@@ -165,6 +170,18 @@ class HandlerQueueActor:
                 continue
             self._feed.done(mine)
             eng.delivered(delivered)
+
+    async def _linger(self, head: Pull, taken: list[Taken]) -> None:
+        """Add to `taken` what arrives for `head` within LINGER_ROUNDS scheduling rounds,
+        stopping at the first round that brought nothing."""
+        for _ in range(LINGER_ROUNDS):
+            if len(taken) >= head.max_jobs:
+                return
+            await trio.lowlevel.checkpoint()
+            more = self._feed.take_nowait(head.max_jobs - len(taken))
+            if not more:
+                return
+            taken += more
 
     async def _return(self, delivered: list[Delivered], taken: list[Taken]) -> None:
         """The puller left: leases back to `Pending`, then the messages back on the queue."""

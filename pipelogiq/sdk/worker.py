@@ -63,8 +63,11 @@ HandlerFn = Callable[[Job], Any]
 H = TypeVar("H", bound=HandlerFn)
 
 _SETTLE_TIMEOUT = 5.0  # seconds for a last ack/goodbye while shutting down
-# The automatic prefetch pulls ahead only while jobs take less than this on average (seconds).
+# The automatic prefetch pulls ahead only while jobs take less than this on average (seconds),
+# and then AUTO_AHEAD times `concurrency` jobs: a worker holds up to 4x its concurrency, as a
+# Celery worker does by default (its prefetch multiplier); fewer, fuller pulls.
 PREFETCH_BELOW = 1.0
+AUTO_AHEAD = 3
 
 
 def default_instance_id() -> str:
@@ -96,9 +99,10 @@ class AsyncWorker:
         concurrency: how many jobs run at once (across all handlers).
         prefetch: how many jobs may be pulled before a slot is free for them (they wait in
             the worker, their leases kept): fewer, fuller pulls when jobs are short. ``None``
-            (the default) decides by itself: ``concurrency`` jobs ahead while jobs finish in
-            under ``PREFETCH_BELOW`` seconds on average, none once they take longer, so a slow
-            job never keeps others waiting here that another worker could run. ``0``: never.
+            (the default) decides by itself: ``AUTO_AHEAD * concurrency`` jobs ahead while jobs
+            finish in under ``PREFETCH_BELOW`` seconds on average, none once they take longer,
+            so a slow job never keeps others waiting here that another worker could run.
+            ``0``: never.
         wait_seconds: long-poll wait of each ``/jobs/pull`` (the server caps it, 30 s default).
         extend_leases: extend a job's lease while it is held (``/jobs/extend``).
         lease_seconds: the lease the server gives on pull (its ``JOB_LEASE``); the first
@@ -301,7 +305,8 @@ class AsyncWorker:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._heartbeat_loop)
                     self._acks = AckBatcher(self._post_ack, self.concurrency + (
-                        self.concurrency if self.prefetch is None else self.prefetch))
+                        AUTO_AHEAD * self.concurrency if self.prefetch is None
+                        else self.prefetch))
                     tg.start_soon(self._acks.run)
                     await self._serve()
                     tg.cancel_scope.cancel()
@@ -503,7 +508,7 @@ class AsyncWorker:
         self._job_seconds = seconds if avg is None else avg + 0.2 * (seconds - avg)
         if self.prefetch is None and self._slots is not None:
             quick = self._job_seconds < PREFETCH_BELOW
-            self._slots.set_ahead(self.concurrency if quick else 0)
+            self._slots.set_ahead(AUTO_AHEAD * self.concurrency if quick else 0)
 
     async def _execute(self, handler: _Handler, job: Job) -> JSONDict:
         try:

@@ -839,7 +839,7 @@ async def test_automatic_prefetch_follows_how_long_jobs_take(api: FakeAPI) -> No
     worker._slots = slots
     assert slots.free == 2  # nothing ahead before any job has run
     worker._timed(0.01)
-    assert slots.ahead == 2 and slots.free == 4  # quick jobs: a concurrency's worth ahead
+    assert slots.ahead == 6 and slots.free == 8  # quick jobs: three concurrencies' worth ahead
     for _ in range(3):
         worker._timed(3.0)
     assert slots.ahead == 0 and slots.free == 2  # slow ones: only what can run now
