@@ -147,17 +147,19 @@ class Engine:
         else:
             pid, created, follow = await self.store.create_and_start(new)
         if created:
-            await self._followed(pid, follow)
+            job = self._followed(pid, follow)
+            if job is not None:
+                await self.publish([job])
         return pid, created
 
-    async def _followed(self, pipeline_id: int, follow: FollowOn | None) -> None:
+    def _followed(self, pipeline_id: int, follow: FollowOn | None) -> Job | None:
         """A commit changed `pipeline_id` and perhaps took its next step (`follow`): announce
-        it, publish the dispatched job, and wake the pipeline's actor when it has more to do
-        or holds stages that are no longer current."""
+        it, wake the pipeline's actor when it has more to do or holds stages that are no
+        longer current, and return the dispatched job (the caller publishes it)."""
         if follow is None:
             self.kick(pipeline_id)
             self.changed(pipeline_id)
-            return
+            return None
         if follow.finished is not None:
             status, reason = follow.finished
             log.info("pipeline %s %s: %s", pipeline_id, status, reason)
@@ -168,7 +170,7 @@ class Engine:
         self.changed(pipeline_id)  # committed: announce before publishing
         if follow.job is not None:
             self.metrics.stage_status_updated_total.inc()
-            await self.publish([follow.job])
+        return follow.job
 
     def changed(self, pipeline_id: int) -> None:
         self.hub.pipeline_changed(pipeline_id)
@@ -274,14 +276,25 @@ class Engine:
             self.changed(d.payload["pipelineId"])
 
     async def ack(self, application_id: int, token: str, result: JobResult) -> AckOutcome:
-        """Apply an HTTP worker's result; where this process runs the pipelines (`serve`), the
-        pipeline's next step goes in the same transaction (`Engine._followed`)."""
-        outcome = await self.store.ack(application_id, token, result,
-                                       follow=self.role == "serve")
-        self._result_applied(outcome, result)
-        if outcome.follow is not None and outcome.pipeline_id is not None:
-            await self._followed(outcome.pipeline_id, outcome.follow)
-        return outcome
+        return (await self.ack_many(application_id, [(token, result)]))[0]
+
+    async def ack_many(self, application_id: int,
+                       items: Sequence[tuple[str, JobResult]]) -> list[AckOutcome]:
+        """Apply an HTTP worker's results (one transaction for all); where this process runs
+        the pipelines (`serve`), each pipeline's next step goes in the same transaction
+        (`Engine._followed`), and the jobs it dispatched are published together."""
+        outcomes = await self.store.ack_many(application_id, items,
+                                             follow=self.role == "serve")
+        jobs = []
+        for (_, result), outcome in zip(items, outcomes, strict=True):
+            self._result_applied(outcome, result)
+            if outcome.follow is not None and outcome.pipeline_id is not None:
+                job = self._followed(outcome.pipeline_id, outcome.follow)
+                if job is not None:
+                    jobs.append(job)
+        if jobs:
+            await self.publish(jobs)
+        return outcomes
 
     async def amqp_result(self, msg: StageResultMessage) -> AckOutcome:
         """A `StageResult` of an AMQP-direct worker (no token: SPEC §3.5)."""

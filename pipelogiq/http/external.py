@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from prometheus_client import Counter
+
 from pipelogiq.broker.base import parse_queue_name
-from pipelogiq.domain import Delivered
+from pipelogiq.domain import Delivered, JobResult
 from pipelogiq.http.body import Body
 from pipelogiq.http.common import readiness
 from pipelogiq.http.errors import ApiError
@@ -17,7 +19,7 @@ from pipelogiq.http.pipeline_input import HANDLER_NAME, parse_new_pipeline
 from pipelogiq.http.worker_auth import api_key_principal, job_principal
 from pipelogiq.http.worker_routes import add_worker_routes
 from pipelogiq.services import Services
-from pipelogiq.store.base import Principal, iso
+from pipelogiq.store.base import AckOutcome, Principal, iso
 from pipelogiq.version import version_info
 
 
@@ -103,16 +105,7 @@ def create_external_app(services: Services) -> LeanApp:
             return json_reply({"jobs": [_job_json(j) for j in jobs]})
         return json_reply(_job_json(jobs[0]))
 
-    async def _ack_one(item: Body, principal: Principal) -> tuple[int, dict[str, Any]]:
-        token = item.string("token", required=True, max_len=200) or ""
-        metrics = engine.metrics
-        if item.boolean("requeue"):
-            outcome = await engine.requeue(principal.application_id, token)
-            counter = metrics.ext_stage_jobs_nacked_total
-        else:
-            result = parse_result(item, services.clock.now())
-            outcome = await engine.ack(principal.application_id, token, result)
-            counter = metrics.ext_stage_jobs_acked_total
+    def _answer(outcome: AckOutcome, counter: Counter) -> tuple[int, dict[str, Any]]:
         if outcome.kind == "applied":
             counter.inc()
         code = {"applied": 200, "duplicate": 200, "not_found": 404, "conflict": 409}[outcome.kind]
@@ -121,6 +114,30 @@ def create_external_app(services: Services) -> LeanApp:
         if outcome.kind == "duplicate":
             answer["duplicate"] = True
         return code, answer
+
+    async def _ack_items(items: list[Body], principal: Principal) -> list[tuple[int, dict[str, Any]]]:
+        """Each item answered on its own, in order; a run of results (not hand-backs) is
+        applied in one transaction."""
+        metrics, app_id = engine.metrics, principal.application_id
+        answers: list[tuple[int, dict[str, Any]]] = []
+        run: list[tuple[str, JobResult]] = []
+
+        async def apply_run() -> None:
+            if run:
+                for outcome in await engine.ack_many(app_id, run):
+                    answers.append(_answer(outcome, metrics.ext_stage_jobs_acked_total))
+                run.clear()
+
+        for item in items:
+            token = item.string("token", required=True, max_len=200) or ""
+            if not item.boolean("requeue"):
+                run.append((token, parse_result(item, services.clock.now())))
+                continue
+            await apply_run()
+            outcome = await engine.requeue(app_id, token)
+            answers.append(_answer(outcome, metrics.ext_stage_jobs_nacked_total))
+        await apply_run()
+        return answers
 
     @app.post("/jobs/ack")
     async def ack(req: Request) -> Reply:
@@ -131,12 +148,11 @@ def create_external_app(services: Services) -> LeanApp:
             for item in items:  # validate every item before applying any
                 item.string("token", required=True, max_len=200)
                 parse_result(item, 0.0)
-            results = []
-            for item in items:
-                code, answer = await _ack_one(item, principal)
-                results.append({"token": item.string("token"), "code": code, **answer})
-            return json_reply({"results": results})
-        code, answer = await _ack_one(body, principal)
+            answers = await _ack_items(items, principal)
+            return json_reply({"results": [
+                {"token": item.string("token"), "code": code, **answer}
+                for item, (code, answer) in zip(items, answers, strict=True)]})
+        ((code, answer),) = await _ack_items([body], principal)
         if code != 200:
             return text_reply(code, answer["message"])
         return json_reply(answer)

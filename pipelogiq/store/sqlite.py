@@ -101,6 +101,10 @@ class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMet
                   follow: bool = False) -> AckOutcome:
         return await self.run_hot(eng.ack, app_id, token, result, self.clock.now(), follow)
 
+    async def ack_many(self, app_id: int, items: Sequence[tuple[str, JobResult]],
+                       follow: bool = False) -> list[AckOutcome]:
+        return await self.run_hot(eng.ack_many, app_id, items, self.clock.now(), follow)
+
     async def requeue(self, app_id: int, token: str, max_redeliveries: int) -> AckOutcome:
         return await self.run_hot(eng.requeue, app_id, token, self.clock.now(), max_redeliveries)
 

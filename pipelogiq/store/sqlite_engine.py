@@ -329,19 +329,36 @@ def ack(
     """Apply a worker's result as one conditional update (SPEC §3.5). `follow`: in the same
     transaction, take the pipeline's next step when it needs no policy and no timer
     (`follow_on`): one commit per hop instead of two."""
-    with tx(conn, ROW_LOCKS):  # the stage is locked by `_current`
-        lease_row, stage, answer = _current(conn, application_id, token, now)
-        if answer is not None:
-            return answer
-        assert lease_row is not None and stage is not None
-        outcome = apply_result(conn, stage, result, now, lease_row["worker_id"])
-        if outcome.kind == "applied":
-            conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
-                         (lease_row["token"],))
-            if follow:  # the pipeline's stages share the acked stage's application
-                outcome = attrs.evolve(outcome, follow=follow_on(
-                    conn, stage["pipeline_id"], now, may_have_policies(stage)))
-        return outcome
+    return ack_many(conn, application_id, [(token, result)], now, follow)[0]
+
+
+def ack_many(
+    conn: sqlite3.Connection, application_id: int, items: Sequence[tuple[str, JobResult]],
+    now: float, follow: bool = False,
+) -> list[AckOutcome]:
+    """`ack` for each of a worker's results, in order, in one transaction: one commit for the
+    whole batch. Each is answered on its own (a stale token is that item's 404 or 409)."""
+    with tx(conn, ROW_LOCKS):  # each stage is locked by `_current`
+        return [_ack(conn, application_id, token, result, now, follow)
+                for token, result in items]
+
+
+def _ack(
+    conn: sqlite3.Connection, application_id: int, token: str, result: JobResult, now: float,
+    follow: bool,
+) -> AckOutcome:
+    lease_row, stage, answer = _current(conn, application_id, token, now)
+    if answer is not None:
+        return answer
+    assert lease_row is not None and stage is not None
+    outcome = apply_result(conn, stage, result, now, lease_row["worker_id"])
+    if outcome.kind == "applied":
+        conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
+                     (lease_row["token"],))
+        if follow:  # the pipeline's stages share the acked stage's application
+            outcome = attrs.evolve(outcome, follow=follow_on(
+                conn, stage["pipeline_id"], now, may_have_policies(stage)))
+    return outcome
 
 
 def apply_result(

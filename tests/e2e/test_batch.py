@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
+import pytest
 import trio
 
 from conftest import Api
 from pipelogiq.sdk import AsyncWorker, Job
+from pipelogiq.store import sqlite_engine
 
 
 async def test_batch_pull_and_batch_ack_answer_per_item(api: Api) -> None:
@@ -32,6 +35,58 @@ async def test_batch_pull_and_batch_ack_answer_per_item(api: Api) -> None:
     first = await api.wait_status(jobs[0]["payload"]["pipelineId"], "Completed")
     assert first["stages"][0]["output"] == "a"  # the duplicate changed nothing
     await api.wait_status(jobs[1]["payload"]["pipelineId"], "Failed")
+
+
+async def _three_jobs(api: Api, handler: str) -> list[dict[str, Any]]:
+    for _ in range(3):
+        await api.create([{"stageName": "s", "stageHandlerName": handler}])
+    jobs: list[dict[str, Any]] = []
+    while len(jobs) < 3:
+        jobs += (await api.pull(handler, wait=5, maxJobs=10)).json()["jobs"]
+    return sorted(jobs, key=lambda j: j["payload"]["pipelineId"])
+
+
+async def _stage(api: Api, job: dict[str, Any]) -> dict[str, Any]:
+    return dict((await api.pipeline(job["payload"]["pipelineId"]))["stages"][0])
+
+
+async def test_a_batch_mixing_hand_backs_and_results_is_applied_in_order(api: Api) -> None:
+    jobs = await _three_jobs(api, "mixed")
+    r = await api.external.post("/jobs/ack", headers=api.key(), json={"acks": [
+        {"token": jobs[0]["token"], "result": "a"},
+        {"token": jobs[1]["token"], "requeue": True},
+        {"token": jobs[2]["token"], "result": "c"},
+        {"token": jobs[1]["token"], "result": "too late"},  # handed back just before
+    ]})
+    assert [x["code"] for x in r.json()["results"]] == [200, 200, 200, 409]
+    assert [(await _stage(api, j))["status"] for j in jobs] == [
+        "Completed", "Pending", "Completed"]
+    again = (await api.pull("mixed", wait=5)).json()
+    assert again["payload"]["stageId"] == jobs[1]["payload"]["stageId"]
+
+
+async def test_a_batch_that_fails_midway_applies_none_of_it(
+        api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = await _three_jobs(api, "midway")
+    doomed = jobs[1]["payload"]["stageId"]
+    real = sqlite_engine.apply_result
+
+    def failing(conn: Any, stage: Any, *args: Any) -> Any:
+        if stage["id"] == doomed:
+            raise RuntimeError("disk gone")
+        return real(conn, stage, *args)
+
+    monkeypatch.setattr(sqlite_engine, "apply_result", failing)
+    body = {"acks": [{"token": j["token"], "result": "r"} for j in jobs]}
+    r = await api.external.post("/jobs/ack", headers=api.key(), json=body)
+    assert r.status_code == 500
+    # One transaction: the results before the failure were rolled back with it.
+    assert [(await _stage(api, j))["status"] for j in jobs] == ["Running"] * 3
+    monkeypatch.undo()
+    r = await api.external.post("/jobs/ack", headers=api.key(), json=body)
+    assert [x["code"] for x in r.json()["results"]] == [200, 200, 200]
+    for j in jobs:
+        await api.wait_status(j["payload"]["pipelineId"], "Completed")
 
 
 async def test_sdk_re_bootstraps_when_its_session_is_refused(api: Api) -> None:
