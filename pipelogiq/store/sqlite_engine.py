@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections import Counter
 from collections.abc import Sequence
 
 import attrs
@@ -44,6 +45,8 @@ from pipelogiq.store.sqltx import (
     tx,
 )
 
+_STAGE_STATE_OF_S = ", ".join(f"s.{c.strip()}" for c in STAGE_STATE_COLUMNS.split(","))
+
 # The pipeline's trace id beside a stage row: the job payload needs it (`stage_next`).
 _TRACE_ID = "(SELECT trace_id FROM pipelines WHERE id = stages.pipeline_id) AS trace_id"
 
@@ -55,14 +58,14 @@ _LEVEL = {
 
 
 def stage_states(conn: sqlite3.Connection, pipeline_id: int) -> tuple[str | None, list[StageState]]:
-    row = conn.execute("SELECT status FROM pipelines WHERE id = ?", (pipeline_id,)).fetchone()
-    if row is None:
-        return None, []
-    rows = conn.execute(  # what `stage_state` reads: not the inputs and outputs
-        f"SELECT {STAGE_STATE_COLUMNS} FROM stages WHERE pipeline_id = ? ORDER BY position",
+    rows = conn.execute(  # what `stage_state` reads (not the inputs and outputs), in one query
+        f"SELECT p.status AS pipeline_status, {_STAGE_STATE_OF_S} FROM pipelines p"
+        " LEFT JOIN stages s ON s.pipeline_id = p.id WHERE p.id = ? ORDER BY s.position",
         (pipeline_id,),
     ).fetchall()
-    return row["status"], [stage_state(r) for r in rows]
+    if not rows:
+        return None, []
+    return rows[0]["pipeline_status"], [stage_state(r) for r in rows if r["id"] is not None]
 
 
 def _job(row: sqlite3.Row, attempt: int | None = None) -> Job:
@@ -338,20 +341,25 @@ def ack_many(
 ) -> list[AckOutcome]:
     """`ack` for each of a worker's results, in order, in one transaction: one commit for the
     whole batch. Each is answered on its own (a stale token is that item's 404 or 409)."""
+    tally: Counter[tuple[str, str]] = Counter()  # the workers' counters, once per batch
     with tx(conn, ROW_LOCKS):  # each stage is locked by `_current`
-        return [_ack(conn, application_id, token, result, now, follow)
-                for token, result in items]
+        out = [_ack(conn, application_id, token, result, now, follow, tally)
+               for token, result in items]
+        for (worker_id, column), n in sorted(tally.items()):
+            conn.execute(f"UPDATE workers SET {column} = {column} + ? WHERE id = ?",
+                         (n, worker_id))
+        return out
 
 
 def _ack(
     conn: sqlite3.Connection, application_id: int, token: str, result: JobResult, now: float,
-    follow: bool,
+    follow: bool, tally: Counter[tuple[str, str]],
 ) -> AckOutcome:
     lease_row, stage, answer = _current(conn, application_id, token, now)
     if answer is not None:
         return answer
     assert lease_row is not None and stage is not None
-    outcome = apply_result(conn, stage, result, now, lease_row["worker_id"])
+    outcome = apply_result(conn, stage, result, now, lease_row["worker_id"], tally)
     if outcome.kind == "applied":
         conn.execute("UPDATE job_leases SET state = 'acked' WHERE token = ?",
                      (lease_row["token"],))
@@ -363,10 +371,11 @@ def _ack(
 
 def apply_result(
     conn: sqlite3.Connection, stage: sqlite3.Row, result: JobResult, now: float,
-    worker_id: str | None,
+    worker_id: str | None, tally: Counter[tuple[str, str]] | None = None,
 ) -> AckOutcome:
     """Settle the attempt `stage` (as read in this transaction) with `result`: the
-    transition, its logs, context items and the worker's counters."""
+    transition, its logs, context items and the worker's counters (counted in `tally` for
+    the caller to write, when given)."""
     view = StageView(conn, stage)
     before = stage_state(stage)
     t = sm.settle(before, result, now, retry=retry_rule(view), rand=random.random())
@@ -376,7 +385,7 @@ def apply_result(
     for line in result.logs:
         stage_log(conn, stage["pipeline_id"], stage["id"], line.created, line.level,
                   line.message, state_change=False)
-    if t.status == StageStatus.COMPLETED:
+    if t.status == StageStatus.COMPLETED and result.context:
         conn.executemany(
             "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
@@ -386,7 +395,11 @@ def apply_result(
         )
     if worker_id:
         column = "processed" if t.status == StageStatus.COMPLETED else "failed"
-        conn.execute(f"UPDATE workers SET {column} = {column} + 1 WHERE id = ?", (worker_id,))
+        if tally is None:
+            conn.execute(f"UPDATE workers SET {column} = {column} + 1 WHERE id = ?",
+                         (worker_id,))
+        else:
+            tally[(worker_id, column)] += 1
     attempt_ok = result.is_success and t.status == StageStatus.COMPLETED
     wake = attempt_finished(view, attempt_ok, now)
     started = stage["attempt_started_at"]

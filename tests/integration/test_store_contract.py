@@ -151,6 +151,34 @@ async def test_a_pipeline_started_and_carried_on_by_the_transactions_that_made_i
     assert (await status_of(store, pid)) == ("NotStarted", ["NotStarted"])
 
 
+async def test_a_batch_of_results_is_one_transaction_with_the_workers_counts_added_up(
+        store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    wid = await store.bootstrap_worker(app, {"workerName": "w", "instanceId": "i"}, "s", 3600)
+    before = await store.run(lambda c: c.execute(
+        "SELECT processed, failed FROM workers WHERE id = ?", (wid,)).fetchone())
+    jobs = []
+    for _ in range(3):
+        _, _, follow = await store.create_and_start(NewPipeline(app, "p", stages(1)))
+        assert follow is not None and follow.job is not None
+        jobs.append(follow.job)
+    delivered = await store.lease(jobs, "q", wid, 30)
+    outcomes = await store.ack_many(app, [
+        (delivered[0].token, JobResult(output="a")),
+        (delivered[1].token, JobResult(is_success=False, error_code="E")),
+        ("not-a-token", JobResult()),
+        (delivered[2].token, JobResult(output="c")),
+        (delivered[0].token, JobResult(output="again")),
+    ], follow=True)
+    assert [o.kind for o in outcomes] == ["applied", "applied", "not_found", "applied",
+                                          "duplicate"]
+    assert [o.follow.finished[0] if o.follow and o.follow.finished else None
+            for o in outcomes] == ["Completed", "Failed", None, "Completed", None]
+    after = await store.run(lambda c: c.execute(
+        "SELECT processed, failed FROM workers WHERE id = ?", (wid,)).fetchone())
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+
+
 async def test_failures_retries_and_unknown_tokens(store: SqlStore, clock: ManualClock) -> None:
     app = await new_app(store)
     other = await new_app(store, "other")
