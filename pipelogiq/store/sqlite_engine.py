@@ -19,6 +19,7 @@ import random
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -35,11 +36,12 @@ from pipelogiq.store.sqlite_enforcement import (
     may_have_policies,
     retry_rule,
 )
-from pipelogiq.store.sqlite_read import stage_next
+from pipelogiq.store.sqlite_read import context_items_of, stage_next
 from pipelogiq.store.sqltx import (
     ROW_LOCKS,
     STAGE_STATE_COLUMNS,
     for_update,
+    marks,
     stage_log,
     stage_state,
     tx,
@@ -217,26 +219,29 @@ def lease(
     `Running` and drops it, so exactly one delivery gets a token."""
     out: list[Delivered] = []
     with tx(conn, ROW_LOCKS):
+        ids = sorted({job.stage_id for job in jobs})  # locked in id order: no deadlock
+        rows = {r["id"]: r for r in conn.execute(
+            f"SELECT *, {MAY_HAVE_POLICIES}, {_TRACE_ID} FROM stages"
+            f" WHERE id IN ({marks(ids)}) AND status = 'Pending' ORDER BY id"
+            + for_update(conn), ids)}
+        contexts = context_items_of(conn, {r["pipeline_id"] for r in rows.values()})
         for job in jobs:
-            row = conn.execute(
-                f"SELECT *, {MAY_HAVE_POLICIES}, {_TRACE_ID} FROM stages"
-                " WHERE id = ? AND status = 'Pending' AND attempt = ?" + for_update(conn),
-                (job.stage_id, job.attempt),
-            ).fetchone()
-            if row is None:
+            row = rows.get(job.stage_id)
+            if row is None or row["attempt"] != job.attempt:
                 continue
             limit, source = attempt_limit(StageView(conn, row), stage_state(row).options.time_out)
             deadline = now + limit if limit else None
             until = now + lease_seconds if deadline is None else min(now + lease_seconds, deadline)
             token = new_token()
             key = digest(token)  # stored hashed: a leaked database does not ack jobs
-            conn.execute(
+            if conn.execute(
                 "UPDATE stages SET status = 'Running', lease_token = ?, lease_until = ?,"
                 " lease_worker_id = ?, attempt_started_at = ?, attempt_deadline = ?,"
                 " started_at = COALESCE(started_at, ?), pending_since = NULL"
                 " WHERE id = ? AND status = 'Pending' AND attempt = ?",
                 (key, until, worker_id, now, deadline, now, job.stage_id, job.attempt),
-            )
+            ).rowcount != 1:
+                continue  # the same job twice in one batch: delivered once
             conn.execute(
                 "INSERT INTO job_leases (token, stage_id, application_id, attempt, worker_id,"
                 " created_at, state) VALUES (?, ?, ?, ?, ?, ?, 'active')",
@@ -247,7 +252,7 @@ def lease(
             stage_log(conn, row["pipeline_id"], row["id"], now, "Information",
                       f"Running: delivered to {who} (attempt {job.attempt}{bound})",
                       attempt=job.attempt)
-            payload, headers = stage_next(conn, row)
+            payload, headers = stage_next(conn, row, contexts.get(row["pipeline_id"], []))
             if limit:
                 payload["timeoutSeconds"] = limit  # the limit in force, a policy's included
             out.append(Delivered(token, queue, f"{job.stage_id}.{job.attempt}", payload,
@@ -277,16 +282,21 @@ def return_leases(conn: sqlite3.Connection, tokens: Sequence[str], now: float) -
 
 def _lease_for(
     conn: sqlite3.Connection, application_id: int, token: str
-) -> tuple[sqlite3.Row | None, sqlite3.Row | None, AckOutcome | None]:
-    lease_row = conn.execute("SELECT * FROM job_leases WHERE token = ?", (token,)).fetchone()
-    if lease_row is None or lease_row["application_id"] != application_id:
+) -> tuple[dict[str, Any] | None, sqlite3.Row | None, AckOutcome | None]:
+    """The lease of `token` and its stage (locked), in one query."""
+    stage = conn.execute(
+        f"SELECT stages.*, {MAY_HAVE_POLICIES}, l.state AS lease_state,"
+        " l.worker_id AS lease_worker, l.application_id AS lease_application"
+        " FROM job_leases l JOIN stages ON stages.id = l.stage_id WHERE l.token = ?"
+        + for_update(conn, "stages"), (token,)).fetchone()
+    if stage is None or stage["lease_application"] != application_id:
         return None, None, AckOutcome("not_found", "unknown job token")
-    stage = conn.execute(f"SELECT *, {MAY_HAVE_POLICIES} FROM stages WHERE id = ?"
-                         + for_update(conn), (lease_row["stage_id"],)).fetchone()
+    lease_row = {"token": token, "stage_id": stage["id"], "state": stage["lease_state"],
+                 "worker_id": stage["lease_worker"], "application_id": application_id}
     return lease_row, stage, None
 
 
-def _conflict_reason(stage: sqlite3.Row, lease_row: sqlite3.Row) -> str:
+def _conflict_reason(stage: sqlite3.Row, lease_row: Any) -> str:
     if stage["status"] == StageStatus.CANCELLED:
         return "cancelled: the pipeline was cancelled"
     if stage["status"] == StageStatus.SKIPPED:
@@ -300,7 +310,7 @@ def _conflict_reason(stage: sqlite3.Row, lease_row: sqlite3.Row) -> str:
 
 def _current(
     conn: sqlite3.Connection, application_id: int, token: str, now: float
-) -> tuple[sqlite3.Row | None, sqlite3.Row | None, AckOutcome | None]:
+) -> tuple[Any, sqlite3.Row | None, AckOutcome | None]:
     """The lease and stage for `token` if it is the live attempt, else the answer to give."""
     token = digest(token)
     lease_row, stage, answer = _lease_for(conn, application_id, token)

@@ -61,16 +61,18 @@ def _insert(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int
             for i, s in enumerate(new.stages)
         ],
     )
-    conn.executemany(
-        "INSERT INTO keywords (pipeline_id, key, value) VALUES (?, ?, ?)",
-        [(pid, k, v) for k, v in new.keywords],
-    )
-    conn.executemany(
-        "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
-        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
-        " value = excluded.value, value_type = excluded.value_type",
-        [(pid, k, v, t, now) for k, v, t in new.context],
-    )
+    if new.keywords:
+        conn.executemany(
+            "INSERT INTO keywords (pipeline_id, key, value) VALUES (?, ?, ?)",
+            [(pid, k, v) for k, v in new.keywords],
+        )
+    if new.context:
+        conn.executemany(
+            "INSERT INTO context_items (pipeline_id, key, value, value_type, updated_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (pipeline_id, key) DO UPDATE SET"
+            " value = excluded.value, value_type = excluded.value_type",
+            [(pid, k, v, t, now) for k, v, t in new.context],
+        )
     stage_log(conn, pid, None, now, "Information",
               f"Pipeline created with {len(new.stages)} stage(s)")
     return pid, True

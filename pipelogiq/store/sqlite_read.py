@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from pipelogiq.store.base import iso
@@ -22,9 +22,25 @@ def context_items(conn: sqlite3.Connection, pipeline_id: int) -> list[dict[str, 
     return [{"key": r[0], "value": r[1], "valueType": r[2]} for r in rows]
 
 
-def stage_next(conn: sqlite3.Connection, stage: sqlite3.Row) -> tuple[dict[str, Any], dict[str, str]]:
-    """The StageNext payload (SPEC §4.2) and headers of a job, with current context. The
-    stage row may carry its pipeline's `trace_id` (one query less)."""
+def context_items_of(conn: sqlite3.Connection,
+                     pipeline_ids: Collection[int]) -> dict[int, list[dict[str, Any]]]:
+    """`context_items` of several pipelines in one query."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if pipeline_ids:
+        ids = sorted(pipeline_ids)
+        for r in conn.execute(
+                "SELECT pipeline_id, key, value, value_type FROM context_items"
+                f" WHERE pipeline_id IN ({','.join('?' * len(ids))}) ORDER BY pipeline_id, key",
+                ids):
+            out.setdefault(r[0], []).append({"key": r[1], "value": r[2], "valueType": r[3]})
+    return out
+
+
+def stage_next(conn: sqlite3.Connection, stage: sqlite3.Row,
+               context: list[dict[str, Any]] | None = None,
+               ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The StageNext payload (SPEC §4.2) and headers of a job, with current context (read
+    here unless given). The stage row may carry its pipeline's `trace_id` (one query less)."""
     if "trace_id" in stage.keys():
         trace_id = stage["trace_id"]
     else:
@@ -44,7 +60,8 @@ def stage_next(conn: sqlite3.Connection, stage: sqlite3.Row) -> tuple[dict[str, 
         "stageHandlerName": stage["handler"],
         "stageName": stage["name"],
         "input": stage["input"],
-        "contextItems": context_items(conn, stage["pipeline_id"]),
+        "contextItems": (context_items(conn, stage["pipeline_id"]) if context is None
+                         else context),
         "attempt": stage["attempt"],
         "timeoutSeconds": options.get("timeOut"),
         "runAsUser": options.get("runAsUser"),

@@ -110,11 +110,14 @@ def dialect_of(conn: Any) -> str:
     return str(getattr(conn, "dialect", "sqlite"))
 
 
-def for_update(conn: Any) -> str:
-    """The clause that locks the rows a SELECT returns until the transaction ends, and makes
-    a SELECT that waited for a lock read the rows as they are now (PostgreSQL re-checks its
-    WHERE then). Nothing on SQLite, whose write transactions are serial anyway."""
-    return " FOR UPDATE" if dialect_of(conn) == "postgres" else ""
+def for_update(conn: Any, of: str | None = None) -> str:
+    """The clause that locks the rows a SELECT returns (of table `of` only, in a join) until
+    the transaction ends, and makes a SELECT that waited for a lock read the rows as they are
+    now (PostgreSQL re-checks its WHERE then). Nothing on SQLite, whose write transactions are
+    serial anyway."""
+    if dialect_of(conn) != "postgres":
+        return ""
+    return " FOR UPDATE" + (f" OF {of}" if of else "")
 
 
 def int_floor(conn: Any, expr: str) -> str:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import pytest
 import trio
 
@@ -177,6 +178,24 @@ async def test_a_batch_of_results_is_one_transaction_with_the_workers_counts_add
     after = await store.run(lambda c: c.execute(
         "SELECT processed, failed FROM workers WHERE id = ?", (wid,)).fetchone())
     assert (after[0] - before[0], after[1] - before[1]) == (2, 1)
+
+
+async def test_a_lease_batch_delivers_each_current_job_once_with_its_own_context(
+        store: SqlStore, clock: ManualClock) -> None:
+    app = await new_app(store)
+    jobs = []
+    for i in range(3):
+        _, _, follow = await store.create_and_start(NewPipeline(
+            app, "p", stages(1), context=((f"k{i}", f"v{i}", "string"),)))
+        assert follow is not None and follow.job is not None
+        jobs.append(follow.job)
+    stale = attrs.evolve(jobs[2], attempt=2)  # not the current attempt: dropped
+    delivered = await store.lease([jobs[1], jobs[0], jobs[1], stale], "q", None, 30)
+    assert [d.payload["stageId"] for d in delivered] == [jobs[1].stage_id, jobs[0].stage_id]
+    assert [d.payload["contextItems"] for d in delivered] == [
+        [{"key": "k1", "value": "v1", "valueType": "string"}],
+        [{"key": "k0", "value": "v0", "valueType": "string"}]]
+    assert await store.lease([jobs[2]], "q", None, 30) != []  # still there for its attempt
 
 
 async def test_failures_retries_and_unknown_tokens(store: SqlStore, clock: ManualClock) -> None:
