@@ -16,6 +16,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # one, not one per request
+
+
 class Body:
     def __init__(self, data: Any, where: str = "body") -> None:
         if not isinstance(data, dict):
@@ -28,7 +31,8 @@ class Body:
         if not raw.strip():
             return cls({})
         try:
-            return cls(json.loads(raw, parse_constant=_reject_constant))
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads
+            return cls(_DECODER.decode(text))
         except RecursionError:
             raise ApiError(400, "malformed JSON: nested too deeply") from None
         except (ValueError, UnicodeDecodeError) as exc:

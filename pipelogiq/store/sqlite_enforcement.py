@@ -106,7 +106,10 @@ class StageView:
 
 def may_have_policies(row: Any) -> bool:
     """False only when the row was read with MAY_HAVE_POLICIES and it said none."""
-    return "may_have_policies" not in row.keys() or bool(row["may_have_policies"])
+    try:
+        return bool(row["may_have_policies"])
+    except (IndexError, KeyError):  # not read with it (sqlite3.Row, a PostgreSQL record)
+        return True
 
 
 # -- dispatch --------------------------------------------------------------------------------
