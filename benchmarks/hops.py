@@ -116,8 +116,9 @@ def chain_worker(external: str, key: str, stages: int, concurrency: int, total: 
 
 # Creation requests in flight. The application side of the workload, like Celery's client
 # sending its chains; httpx's connection pool costs the client more per request the more
-# connections it keeps (16: 2.65 ms CPU per creation, 4: 1.6-1.7 ms, BENCHMARKS.md).
-CREATORS = 4
+# connections it keeps (16: 2.65 ms CPU per creation, 4: 1.6-1.7 ms), and too few leave the
+# server waiting for work: 8 gave the most hops/s (BENCHMARKS.md).
+CREATORS = 8
 
 
 async def create_chains(client: AsyncClient, pipelines: int, stages: int, rate: float,
