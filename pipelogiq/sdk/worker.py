@@ -477,9 +477,12 @@ class AsyncWorker:
         """Hold one pulled job: wait for a slot, run it, ack it; keep its lease meanwhile."""
         ack: JSONDict | None = None
         try:
+            if not self._extend_leases:  # nothing to run beside the job: no task group
+                ack = await self._process(handler, job)
+                await self._send_ack(job, ack)
+                return
             async with anyio.create_task_group() as tg:
-                if self._extend_leases:
-                    tg.start_soon(self._keep_lease, job)
+                tg.start_soon(self._keep_lease, job)
                 ack = await self._process(handler, job)
                 await self._send_ack(job, ack)
                 tg.cancel_scope.cancel()
