@@ -137,20 +137,23 @@ class Engine:
     def kick_here(self, pipeline_id: int, states: Sequence[StageState] = ()) -> None:
         self.pipelines.offer(pipeline_id, Kick(tuple(states)))
 
-    async def create_pipeline(self, new: NewPipeline) -> tuple[int, bool]:
-        """Store a new pipeline (the same idempotency key again: the first one). A process that
-        runs the pipelines itself (`serve`) dispatches its first stage in the same transaction
-        when no policy may act on it; otherwise the pipeline's actor takes the first step."""
+    async def create_pipeline(self, new: NewPipeline) -> tuple[int, bool, dict[str, Any]]:
+        """Store a new pipeline (the same idempotency key again: the first one); returns its
+        id, whether it is new, and its pipeline JSON. A process that runs the pipelines itself
+        (`serve`) dispatches its first stage in the same transaction when no policy may act on
+        it; otherwise the pipeline's actor takes the first step."""
         if self.role != "serve":
             pid, created = await self.store.create_pipeline(new)
             follow = None
+            doc = await self.store.pipeline_json(pid)
+            assert doc is not None
         else:
-            pid, created, follow = await self.store.create_and_start(new)
+            pid, created, follow, doc = await self.store.create_and_start(new)
         if created:
             job = self._followed(pid, follow)
             if job is not None:
                 await self.publish([job])
-        return pid, created
+        return pid, created, doc
 
     def _followed(self, pipeline_id: int, follow: FollowOn | None) -> Job | None:
         """A commit changed `pipeline_id` and perhaps took its next step (`follow`): announce

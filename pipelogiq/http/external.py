@@ -51,10 +51,10 @@ def create_external_app(services: Services) -> LeanApp:
         body = Body.parse(req.body)
         principal = await api_key_principal(services, req, body)
         new = parse_new_pipeline(body, principal.application_id)
-        pid, created = await engine.create_pipeline(new)
+        _, created, doc = await engine.create_pipeline(new)
         if created:
             engine.metrics.ext_pipeline_created_total.inc()
-        return json_reply(await store.pipeline_json(pid))
+        return json_reply(doc)
 
     @app.post("/logs")
     async def app_log(req: Request) -> Reply:

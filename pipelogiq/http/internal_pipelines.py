@@ -77,8 +77,8 @@ def add_pipeline_routes(app: QuartTrio, services: Services) -> None:
         app_id = body.integer("applicationId", lo=1)
         if app_id is None or app_id not in user.application_ids:
             raise ApiError(404 if app_id else 400, "applicationId: not one of your applications")
-        pid, created = await engine.create_pipeline(parse_new_pipeline(body, app_id))
-        return json_response(await store.pipeline_json(pid), 201 if created else 200)
+        _, created, doc = await engine.create_pipeline(parse_new_pipeline(body, app_id))
+        return json_response(doc, 201 if created else 200)
 
     def action(path: str, field: str, run: Callable[[User, int, bool], Awaitable[int]]) -> None:
         async def handler() -> Response:

@@ -66,7 +66,8 @@ class SqlStore(SqliteAdminMethods, SqlitePoliciesMethods, SqliteObservabilityMet
     async def create_pipeline(self, new: NewPipeline) -> tuple[int, bool]:
         return await self.run_hot(pip.create_pipeline, new, self.clock.now())
 
-    async def create_and_start(self, new: NewPipeline) -> tuple[int, bool, FollowOn | None]:
+    async def create_and_start(
+            self, new: NewPipeline) -> tuple[int, bool, FollowOn | None, dict[str, Any]]:
         return await self.run_hot(pip.create_and_start, new, self.clock.now())
 
     async def pipeline_json(self, pipeline_id: int, *, with_logs: bool = False) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ from pipelogiq.security import new_span_id, new_trace_id
 from pipelogiq.store.base import FollowOn, PipelineQuery
 from pipelogiq.store.sqlite_enforcement import app_may_have_policies
 from pipelogiq.store.sqlite_engine import follow_on
-from pipelogiq.store.sqlite_read import pipelines_json
+from pipelogiq.store.sqlite_read import pipeline_doc, pipeline_json, pipelines_json
 from pipelogiq.store.sqltx import contains, dumps, like, stage_log, tx
 
 
@@ -24,42 +24,76 @@ def create_pipeline(conn: sqlite3.Connection, new: NewPipeline, now: float) -> t
 
 
 def create_and_start(conn: sqlite3.Connection, new: NewPipeline,
-                     now: float) -> tuple[int, bool, FollowOn | None]:
+                     now: float) -> tuple[int, bool, FollowOn | None, dict[str, Any]]:
     """`create_pipeline`, and in the same transaction its first step (`follow_on`: the first
-    stage dispatched when no policy may act on it)."""
+    stage dispatched when no policy may act on it) and its pipeline JSON (SPEC §4.1: built
+    from what was written when the first step was taken here, else read back)."""
     with tx(conn):
-        pid, created = _insert(conn, new, now)
-        if not created:
-            return pid, False, None
-        policies = app_may_have_policies(conn, new.application_id)
-        return pid, True, follow_on(conn, pid, now, policies)
+        pid, created, written = _insert_rows(conn, new, now)
+        follow = None
+        if created:
+            policies = app_may_have_policies(conn, new.application_id)
+            follow = follow_on(conn, pid, now, policies)
+        if follow is None or written is None:
+            doc = pipeline_json(conn, pid)
+            assert doc is not None
+            return pid, created, follow, doc
+        p, stage_rows = written
+        if follow.job is not None:
+            p["status"], p["started_at"] = "Running", now
+        if follow.finished is not None:
+            p["status"], p["finished_at"] = follow.finished[0], now
+        for row, state in zip(stage_rows, follow.stages, strict=True):
+            row["id"], row["status"] = state.id, str(state.status)
+        context = {k: (v, t) for k, v, t in new.context}  # an upsert: the last one counts
+        return pid, True, follow, pipeline_doc(
+            p, stage_rows,
+            [{"key": k, "value": v, "valueType": t} for k, (v, t) in sorted(context.items())],
+            [{"key": k, "value": v} for k, v in new.keywords], None)
+
+
+Row = dict[str, Any]
 
 
 def _insert(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int, bool]:
+    pid, created, _ = _insert_rows(conn, new, now)
+    return pid, created
+
+
+def _insert_rows(conn: sqlite3.Connection, new: NewPipeline,
+                 now: float) -> tuple[int, bool, tuple[Row, list[Row]] | None]:
+    """Insert `new` unless its idempotency key is taken: (id, created, the pipeline and stage
+    rows as written, by column — the stages' ids aside)."""
     if new.idempotency_key:
         row = conn.execute(
             "SELECT id FROM pipelines WHERE application_id = ? AND idempotency_key = ?",
             (new.application_id, new.idempotency_key),
         ).fetchone()
         if row is not None:
-            return row[0], False
+            return row[0], False, None
     is_event = len(new.stages) == 1 and new.stages[0].is_event
-    pid = conn.execute(
+    p: Row = {"name": new.name, "trace_id": new.trace_id or new_trace_id(),
+              "status": "NotStarted", "created_at": now, "started_at": None,
+              "finished_at": None, "application_id": new.application_id, "is_event": is_event}
+    p["id"] = pid = conn.execute(
         "INSERT INTO pipelines (application_id, name, trace_id, status, is_event,"
         " idempotency_key, created_at, updated_at) VALUES (?, ?, ?, 'NotStarted', ?, ?, ?, ?)"
         " RETURNING id",
-        (new.application_id, new.name, new.trace_id or new_trace_id(), is_event,
-         new.idempotency_key, now, now),
+        (new.application_id, new.name, p["trace_id"], is_event, new.idempotency_key, now, now),
     ).fetchone()[0]
+    stages: list[Row] = [
+        {"id": None, "pipeline_id": pid, "span_id": new_span_id(), "name": s.name,
+         "handler": s.handler, "description": s.description, "status": "NotStarted",
+         "created_at": now, "started_at": None, "finished_at": None, "input": s.input,
+         "output": None, "error_code": None, "is_event": s.is_event, "attempt": 1,
+         "next_retry_at": None, "wait_reason": None, "options": dumps(s.options.to_json())}
+        for s in new.stages]
     conn.executemany(
         "INSERT INTO stages (pipeline_id, application_id, position, name, handler,"
         " description, input, status, span_id, is_event, options, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, 'NotStarted', ?, ?, ?, ?)",
-        [
-            (pid, new.application_id, i, s.name, s.handler, s.description, s.input,
-             new_span_id(), s.is_event, dumps(s.options.to_json()), now)
-            for i, s in enumerate(new.stages)
-        ],
+        [(pid, new.application_id, i, s["name"], s["handler"], s["description"], s["input"],
+          s["span_id"], s["is_event"], s["options"], now) for i, s in enumerate(stages)],
     )
     if new.keywords:
         conn.executemany(
@@ -75,7 +109,7 @@ def _insert(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int
         )
     stage_log(conn, pid, None, now, "Information",
               f"Pipeline created with {len(new.stages)} stage(s)")
-    return pid, True
+    return pid, True, (p, stages)
 
 
 def list_pipelines(conn: sqlite3.Connection, q: PipelineQuery) -> dict[str, Any]:

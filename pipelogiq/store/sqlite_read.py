@@ -69,7 +69,8 @@ def stage_next(conn: sqlite3.Connection, stage: sqlite3.Row,
     return payload, {"traceparent": traceparent}
 
 
-def _stage_json(row: sqlite3.Row, next_id: int | None, logs: list[dict[str, Any]] | None) -> dict[str, Any]:
+def _stage_json(row: Any, next_id: int | None,
+                logs: list[dict[str, Any]] | None) -> dict[str, Any]:
     return _drop_empty({
         "id": row["id"],
         "pipelineId": row["pipeline_id"],
@@ -132,29 +133,36 @@ def pipelines_json(
         f"SELECT pipeline_id, key, value FROM keywords WHERE pipeline_id IN ({marks})", ids
     ):
         keywords.setdefault(k[0], []).append({"key": k[1], "value": k[2]})
-    out = []
-    for p in rows:
-        own = stages.get(p["id"], [])
-        logs = _logs_by_stage(conn, p["id"]) if with_logs else {}
-        stage_docs = [
-            _stage_json(s, own[i + 1]["id"] if i + 1 < len(own) else None,
-                        logs.get(s["id"], []) if with_logs else None)
-            for i, s in enumerate(own)
-        ]
-        out.append(_drop_empty({
-            "id": p["id"],
-            "name": p["name"],
-            "traceId": p["trace_id"],
-            "status": p["status"],
-            "createdAt": iso(p["created_at"]),
-            "startedAt": iso(p["started_at"]),
-            "finishedAt": iso(p["finished_at"]),
-            "applicationId": p["application_id"],
-            "stageStatuses": [s["status"] for s in own],
-            "stages": stage_docs,
-            "pipelineContextItems": context_items(conn, p["id"]) or None,
-            "pipelineKeywords": keywords.get(p["id"]) or None,
-            "pipelineLogs": logs.get(None) if with_logs else None,
-            "isEvent": bool(p["is_event"]),
-        }))
-    return out
+    return [pipeline_doc(p, stages.get(p["id"], []), context_items(conn, p["id"]),
+                         keywords.get(p["id"], []),
+                         _logs_by_stage(conn, p["id"]) if with_logs else None)
+            for p in rows]
+
+
+def pipeline_doc(p: Any, own: Sequence[Any],
+                 context: list[dict[str, Any]], keywords: list[dict[str, str]],
+                 logs: dict[int | None, list[dict[str, Any]]] | None) -> dict[str, Any]:
+    """The pipeline JSON (SPEC §4.1) of a pipeline row and its stage rows (or mappings with
+    the same columns), in order; `logs` by stage id (None for the pipeline's own), or None
+    to leave them out."""
+    stage_docs = [
+        _stage_json(s, own[i + 1]["id"] if i + 1 < len(own) else None,
+                    logs.get(s["id"], []) if logs is not None else None)
+        for i, s in enumerate(own)
+    ]
+    return _drop_empty({
+        "id": p["id"],
+        "name": p["name"],
+        "traceId": p["trace_id"],
+        "status": p["status"],
+        "createdAt": iso(p["created_at"]),
+        "startedAt": iso(p["started_at"]),
+        "finishedAt": iso(p["finished_at"]),
+        "applicationId": p["application_id"],
+        "stageStatuses": [s["status"] for s in own],
+        "stages": stage_docs,
+        "pipelineContextItems": context or None,
+        "pipelineKeywords": keywords or None,
+        "pipelineLogs": logs.get(None) if logs is not None else None,
+        "isEvent": bool(p["is_event"]),
+    })

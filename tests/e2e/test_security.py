@@ -74,6 +74,7 @@ async def test_a_crash_answers_without_a_stack_trace(api: Api, which: str,
         raise RuntimeError("secret internals: /etc/passwd line 42")
 
     monkeypatch.setattr(store, "pipeline_json", broken)
+    monkeypatch.setattr(store, "create_and_start", broken)  # creation answers from it
     if which == "internal":
         r = await api.internal.get("/api/pipelines/1")
     else:

@@ -116,7 +116,7 @@ async def test_kind_ping_and_a_three_stage_run(store: SqlStore, clock: ManualClo
 async def test_a_pipeline_started_and_carried_on_by_the_transactions_that_made_it_due(
         store: SqlStore, clock: ManualClock) -> None:
     app = await new_app(store)
-    pid, created, follow = await store.create_and_start(NewPipeline(app, "p", stages(2)))
+    pid, created, follow, _ = await store.create_and_start(NewPipeline(app, "p", stages(2)))
     assert created and follow is not None and follow.job is not None and follow.settled
     _, (first, second) = await store.stage_states(pid)
     assert (first.status, second.status) == ("Pending", "NotStarted")
@@ -147,7 +147,7 @@ async def test_a_pipeline_started_and_carried_on_by_the_transactions_that_made_i
     out = await store.ack(app, d.token, JobResult(is_success=False), follow=True)
     assert out.status == "RetryScheduled" and out.follow is None
     await store.create_policy(draft(app, "any"), "ann")
-    pid, created, follow = await store.create_and_start(NewPipeline(app, "p", stages(1)))
+    pid, created, follow, _ = await store.create_and_start(NewPipeline(app, "p", stages(1)))
     assert created and follow is None
     assert (await status_of(store, pid)) == ("NotStarted", ["NotStarted"])
 
@@ -160,7 +160,7 @@ async def test_a_batch_of_results_is_one_transaction_with_the_workers_counts_add
         "SELECT processed, failed FROM workers WHERE id = ?", (wid,)).fetchone())
     jobs = []
     for _ in range(3):
-        _, _, follow = await store.create_and_start(NewPipeline(app, "p", stages(1)))
+        _, _, follow, _ = await store.create_and_start(NewPipeline(app, "p", stages(1)))
         assert follow is not None and follow.job is not None
         jobs.append(follow.job)
     delivered = await store.lease(jobs, "q", wid, 30)
@@ -185,7 +185,7 @@ async def test_a_lease_batch_delivers_each_current_job_once_with_its_own_context
     app = await new_app(store)
     jobs = []
     for i in range(3):
-        _, _, follow = await store.create_and_start(NewPipeline(
+        _, _, follow, _ = await store.create_and_start(NewPipeline(
             app, "p", stages(1), context=((f"k{i}", f"v{i}", "string"),)))
         assert follow is not None and follow.job is not None
         jobs.append(follow.job)
@@ -196,6 +196,35 @@ async def test_a_lease_batch_delivers_each_current_job_once_with_its_own_context
         [{"key": "k1", "value": "v1", "valueType": "string"}],
         [{"key": "k0", "value": "v0", "valueType": "string"}]]
     assert await store.lease([jobs[2]], "q", None, 30) != []  # still there for its attempt
+
+
+async def test_the_answer_to_a_creation_is_the_pipeline_as_stored(
+        store: SqlStore, clock: ManualClock) -> None:
+    """create_and_start builds its pipeline JSON from what it wrote: the same document a read
+    gives, whatever the pipeline holds (and read back when a policy leaves the first step to
+    the actor, or for an idempotent repeat)."""
+    app = await new_app(store)
+    shapes = [
+        NewPipeline(app, "plain", stages(3)),
+        NewPipeline(app, "rich", (
+            NewStage("a", "h", description="first", input="in", options=StageOptions(
+                max_retries=2, retry_interval=5, time_out=30, run_as_user="ops")),
+            NewStage("b", "h2", options=StageOptions(run_next_if_failed=True))),
+            keywords=(("team", "Core"), ("team", "Ops"), ("env", "prod")),
+            context=(("z", "1", "number"), ("a", "x", "string"), ("z", "2", "number")),
+            trace_id="0af7651916cd43dd8448eb211c80319c", idempotency_key="k-1"),
+        NewPipeline(app, "event", (NewStage("e", "h", is_event=True),)),
+        NewPipeline(app, "empty", ()),
+    ]
+    for new in shapes:
+        pid, created, _, doc = await store.create_and_start(new)
+        assert created
+        assert doc == await store.pipeline_json(pid), new.name
+    again = await store.create_and_start(shapes[1])
+    assert not again[1] and again[3] == await store.pipeline_json(again[0])
+    await store.create_policy(draft(app, "any"), "ann")
+    pid, _, follow, doc = await store.create_and_start(NewPipeline(app, "held", stages(1)))
+    assert follow is None and doc == await store.pipeline_json(pid)
 
 
 async def test_failures_retries_and_unknown_tokens(store: SqlStore, clock: ManualClock) -> None:

@@ -676,7 +676,7 @@ async def test_an_ack_dispatches_the_next_stage_in_its_own_transaction_without_t
 ) -> None:
     runs = count_pipeline_actors(monkeypatch)
     async with running_engine(tmp_path, settings(job_lease=3600)) as h:
-        pid, created = await h.engine.create_pipeline(NewPipeline(
+        pid, created, _ = await h.engine.create_pipeline(NewPipeline(
             application_id=h.app_id, name="p", stages=(stage("one"), stage("two"))))
         assert created
         # The creation's transaction dispatched the first stage: no actor was needed.
