@@ -87,7 +87,7 @@ def test_the_lease_table_keeps_its_rows_when_it_is_rebuilt_without_rowid(tmp_pat
                  " status, span_id, options, created_at) VALUES (7, 1, 1, 0, 's', 'h',"
                  " 'Running', 'x', '{}', 0)")
     conn.execute("INSERT INTO job_leases VALUES ('digest-1', 7, 1, 1, 'w', 0, 'active')")
-    assert migrate.apply_sqlite(conn, 0.0) == ["0006"]
+    assert migrate.apply_sqlite(conn, 0.0)[0] == "0006"
     assert conn.execute("SELECT stage_id, state FROM job_leases WHERE token = 'digest-1'"
                         ).fetchone() == (7, "active")
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'job_leases'").fetchone()[0]
