@@ -164,16 +164,19 @@ class Engine:
             self.changed(pipeline_id)
             return None
         if follow.finished is not None:
-            status, reason = follow.finished
-            log.info("pipeline %s %s: %s", pipeline_id, status, reason)
-            self.alerter.pipeline_finished(pipeline_id, status, reason)
-            self.tracer.pipeline_finished(pipeline_id)
+            self.pipeline_finished(pipeline_id, *follow.finished)
         if not follow.settled or (pipeline_id in self.pipelines and follow.finished is None):
             self.kick(pipeline_id, follow.stages)
         self.changed(pipeline_id)  # committed: announce before publishing
         if follow.job is not None:
             self.metrics.stage_status_updated_total.inc()
         return follow.job
+
+    def pipeline_finished(self, pipeline_id: int, status: str, reason: str) -> None:
+        """The commit that finished `pipeline_id` is in: log, alert, end its trace."""
+        log.info("pipeline %s %s: %s", pipeline_id, status, reason)
+        self.alerter.pipeline_finished(pipeline_id, status, reason)
+        self.tracer.pipeline_finished(pipeline_id)
 
     def changed(self, pipeline_id: int) -> None:
         self.hub.pipeline_changed(pipeline_id)

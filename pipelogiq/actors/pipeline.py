@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -16,8 +15,6 @@ from pipelogiq.store.base import Held
 
 if TYPE_CHECKING:
     from pipelogiq.actors.engine import Engine
-
-log = logging.getLogger("pipelogiq.pipeline")
 
 HIBERNATE_AFTER = 30.0  # an actor with nothing scheduled leaves; the next Kick rebuilds it
 
@@ -106,9 +103,7 @@ class PipelineActor:
                 return trio.current_time() + HIBERNATE_AFTER
             case sm.Finish(outcome, reason):
                 if await eng.store.finish_pipeline(self.pipeline_id, outcome, reason):
-                    log.info("pipeline %s %s: %s", self.pipeline_id, outcome, reason)
+                    eng.pipeline_finished(self.pipeline_id, outcome, reason)
                     eng.changed(self.pipeline_id)
-                    eng.alerter.pipeline_finished(self.pipeline_id, outcome, reason)
-                    eng.tracer.pipeline_finished(self.pipeline_id)
                 return None
         return None

@@ -88,22 +88,17 @@ def dispatch(
     runs: a second dispatcher of it waits, then finds it moved, so a dispatch spends a policy's
     budget at most once."""
     with tx(conn, ROW_LOCKS):
-        row = _ready_row(conn, stage_id)
+        row = conn.execute(
+            f"SELECT *, {MAY_HAVE_POLICIES} FROM stages"
+            " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled')" + for_update(conn),
+            (stage_id,),
+        ).fetchone()
         if row is None:
             return None
         held = gate(StageView(conn, row), now)
         if held is not None:
             return held
         return _to_pending(conn, stage_id, now, reason)
-
-
-def _ready_row(conn: sqlite3.Connection, stage_id: int) -> sqlite3.Row | None:
-    row: sqlite3.Row | None = conn.execute(
-        f"SELECT *, {MAY_HAVE_POLICIES} FROM stages"
-        " WHERE id = ? AND status IN ('NotStarted', 'RetryScheduled')" + for_update(conn),
-        (stage_id,),
-    ).fetchone()
-    return row
 
 
 def _to_pending(conn: sqlite3.Connection, stage_id: int, now: float, reason: str,
@@ -291,8 +286,7 @@ def _lease_for(
         + for_update(conn, "stages"), (token,)).fetchone()
     if stage is None or stage["lease_application"] != application_id:
         return None, None, AckOutcome("not_found", "unknown job token")
-    lease_row = {"token": token, "stage_id": stage["id"], "state": stage["lease_state"],
-                 "worker_id": stage["lease_worker"], "application_id": application_id}
+    lease_row = {"token": token, "state": stage["lease_state"], "worker_id": stage["lease_worker"]}
     return lease_row, stage, None
 
 

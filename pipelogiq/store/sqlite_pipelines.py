@@ -20,7 +20,8 @@ def create_pipeline(conn: sqlite3.Connection, new: NewPipeline, now: float) -> t
     Returns (id, created); the same idempotency key again returns the first pipeline.
     """
     with tx(conn):
-        return _insert(conn, new, now)
+        pid, created, _ = _insert(conn, new, now)
+        return pid, created
 
 
 def create_and_start(conn: sqlite3.Connection, new: NewPipeline,
@@ -29,7 +30,7 @@ def create_and_start(conn: sqlite3.Connection, new: NewPipeline,
     stage dispatched when no policy may act on it) and its pipeline JSON (SPEC §4.1: built
     from what was written when the first step was taken here, else read back)."""
     with tx(conn):
-        pid, created, written = _insert_rows(conn, new, now)
+        pid, created, written = _insert(conn, new, now)
         follow = None
         if created:
             policies = app_may_have_policies(conn, new.application_id)
@@ -55,12 +56,7 @@ def create_and_start(conn: sqlite3.Connection, new: NewPipeline,
 Row = dict[str, Any]
 
 
-def _insert(conn: sqlite3.Connection, new: NewPipeline, now: float) -> tuple[int, bool]:
-    pid, created, _ = _insert_rows(conn, new, now)
-    return pid, created
-
-
-def _insert_rows(conn: sqlite3.Connection, new: NewPipeline,
+def _insert(conn: sqlite3.Connection, new: NewPipeline,
                  now: float) -> tuple[int, bool, tuple[Row, list[Row]] | None]:
     """Insert `new` unless its idempotency key is taken: (id, created, the pipeline and stage
     rows as written, by column — the stages' ids aside)."""
